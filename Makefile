@@ -1,0 +1,38 @@
+# The few commands people type. `make report` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PROFILE ?= default
+
+.PHONY: install test test-fast report lint format clean
+
+install: $(STAMP)
+
+# Re-installs only when the dependency list changes; the package itself is installed editable.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax notebooks tests
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not browser" tests
+
+report: install
+	$(BIN)/cg report --profile $(PROFILE)
+
+lint: install
+	$(BIN)/ruff check cg tests notebooks
+	$(BIN)/ruff format --check cg tests
+
+format: install
+	$(BIN)/ruff format cg tests
+	$(BIN)/ruff check --fix cg tests
+
+clean:
+	rm -rf reports .pytest_cache

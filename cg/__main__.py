@@ -1,0 +1,7 @@
+"""``python -m cg`` (used by ``torchrun -m cg train ...``)."""
+
+import sys
+
+from cg.cli import main
+
+sys.exit(main())

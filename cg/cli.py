@@ -1,0 +1,129 @@
+"""The ``cg`` command.
+
+Each subcommand is a small ``_add_<name>(sub)`` function that declares its flags and sets
+``func`` to the function that runs it; the work itself lives in the library modules. ``cg train``
+flags are generated from :class:`cg.config.TrainConfig`, so no default is written twice.
+
+Every :class:`cg.errors.UserError` (and every argparse error) is printed as one line
+``error: …`` with exit status 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from cg.errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one ``error: …`` line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {self.prog}: {message}\n")
+        sys.exit(2)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_config_flags(p: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
+    """Add one flag per :class:`TrainConfig` field; every default is ``None`` (= not given)."""
+    from cg.config import _TYPE_HINTS, TrainConfig, field_choices
+
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in skip or not f.metadata.get("cli", True):
+            continue
+        hint = _TYPE_HINTS[f.name]
+        helptext = f"{f.metadata['help']} (default: {f.default})"
+        if f.name == "paired":
+            g = p.add_mutually_exclusive_group()
+            g.add_argument("--paired", dest="paired", action="store_true", default=None,
+                           help="paired training on A|B pairs")
+            g.add_argument("--unpaired", dest="paired", action="store_false", default=None,
+                           help="unpaired training (default: from the data's format)")
+        elif hint is bool:
+            p.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
+                           default=None, help=helptext)
+        elif (choices := field_choices(f)) is not None:
+            p.add_argument(_flag(f.name), dest=f.name, choices=choices, default=None,
+                           help=helptext)
+        else:
+            p.add_argument(_flag(f.name), dest=f.name, type=hint, default=None,
+                           metavar=f.name.upper(), help=helptext)
+
+
+def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`TrainConfig` fields the user gave explicitly on the command line."""
+    from cg.config import TrainConfig
+
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return {k: v for k, v in vars(args).items() if k in names and v is not None}
+
+
+# --- cg train -------------------------------------------------------------------------------
+
+
+def _add_train(sub: Any) -> None:
+    from cg.config import PRESETS
+
+    p = sub.add_parser("train", help="train a model; writes a run folder")
+    p.add_argument("--out", required=True, help="run folder (config.json, history.csv, ...)")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="a dataset's report settings")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="train without the unreadable images instead of refusing to start")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_config_flags(p)
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> None:
+    from cg.train import train_cli
+
+    train_cli(
+        out=args.out,
+        preset=args.preset,
+        overrides=config_overrides(args),
+        resume=args.resume,
+        skip_bad=args.skip_bad,
+        progress=not args.no_progress,
+    )
+
+
+# --- parser ---------------------------------------------------------------------------------
+
+_ADDERS: list[Callable[[Any], None]] = [_add_train]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cg import __version__
+
+    parser = _Parser(prog="cg", description="U-Net CycleGAN image-to-image translation")
+    parser.add_argument("--version", action="version", version=f"cg {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in _ADDERS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except UserError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
