@@ -1,0 +1,183 @@
+"""From a dataset folder and a config to batches: file checks, datasets, per-epoch loaders.
+
+Each epoch's order is a pure function of the epoch's seed: a permutation drawn from a
+``torch.Generator`` seeded with it (unpaired domains of different sizes: the smaller domain's
+permutations are concatenated until both have as many entries as the larger, as the reference
+CycleGAN draws one B per A). Augmentation draws from torch's global RNG, reseeded per epoch in
+the main process and by the DataLoader's generator in worker processes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from cg.config import TrainConfig
+from cg.errors import UserError
+
+
+def _cycled_permutation(n: int, length: int, g: torch.Generator) -> torch.Tensor:
+    parts, total = [], 0
+    while total < length:
+        parts.append(torch.randperm(n, generator=g))
+        total += n
+    return torch.cat(parts)[:length]
+
+
+class EpochView(Dataset):
+    """The training items of one epoch in order: ``{"a": ..., "b": ...}`` per index."""
+
+    def __init__(self, pairs: Dataset | None, domain_a: Dataset | None,
+                 domain_b: Dataset | None, idx_a: torch.Tensor, idx_b: torch.Tensor) -> None:
+        self.pairs, self.domain_a, self.domain_b = pairs, domain_a, domain_b
+        self.idx_a, self.idx_b = idx_a.tolist(), idx_b.tolist()
+
+    def __len__(self) -> int:
+        return len(self.idx_a)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        if self.pairs is not None:
+            return self.pairs[self.idx_a[i]]
+        assert self.domain_a is not None and self.domain_b is not None
+        return {"a": self.domain_a[self.idx_a[i]], "b": self.domain_b[self.idx_b[i]]}
+
+
+class _Single(Dataset):
+    """One domain's images as ``{key: image}`` items (for evaluation of unpaired data)."""
+
+    def __init__(self, ds: Dataset, key: str) -> None:
+        self.ds, self.key = ds, key
+
+    def __len__(self) -> int:
+        return len(self.ds)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {self.key: self.ds[i]}
+
+
+@dataclass
+class Pipeline:
+    """Datasets of a run. ``pairs`` is set for paired training, ``domain_a/b`` for unpaired;
+    ``evaluation[split]`` lists the (deterministic) datasets a split's metrics iterate."""
+
+    cfg: TrainConfig
+    pairs: Dataset | None
+    domain_a: Dataset | None
+    domain_b: Dataset | None
+    evaluation: dict[str, list[Dataset]]
+    data_paired: bool  # the files are A|B pairs (pixel errors can be measured)
+    rank: int = 0
+    world_size: int = 1
+
+    def epoch_view(self, seed: int) -> EpochView:
+        g = torch.Generator().manual_seed(seed)
+        if self.pairs is not None:
+            idx = torch.randperm(len(self.pairs), generator=g)  # type: ignore[arg-type]
+            return EpochView(self.pairs, None, None, idx, idx)
+        na, nb = len(self.domain_a), len(self.domain_b)  # type: ignore[arg-type]
+        length = max(na, nb)
+        idx_a = _cycled_permutation(na, length, g)
+        idx_b = _cycled_permutation(nb, length, g)
+        return EpochView(None, self.domain_a, self.domain_b, idx_a, idx_b)
+
+    def train_loader(self, epoch: int, seed: int) -> DataLoader:
+        view = self.epoch_view(seed)
+        if self.world_size > 1:
+            from torch.utils.data import Subset
+
+            # Every rank sees the same global order; rank r takes a contiguous slice of each
+            # global batch, so the global batch equals the single-process batch.
+            per_rank = self.cfg.batch_size // self.world_size
+            keep = [i for i in range(len(view))
+                    if (i % self.cfg.batch_size) // per_rank == self.rank]
+            view = Subset(view, keep)  # type: ignore[assignment]
+            batch = per_rank
+        else:
+            batch = self.cfg.batch_size
+        return DataLoader(
+            view, batch_size=batch, shuffle=False, num_workers=self.cfg.num_workers,
+            generator=torch.Generator().manual_seed(seed), drop_last=False,
+            pin_memory=torch.cuda.is_available() and self.cfg.device != "cpu",
+        )
+
+    def eval_batches(self, split: str, batch_size: int | None = None) -> Iterator[dict]:
+        bs = batch_size or max(1, min(self.cfg.batch_size, 32))
+        for ds in self.evaluation[split]:
+            yield from DataLoader(ds, batch_size=bs, shuffle=False, num_workers=0)
+
+    def samples(self, split: str, n: int) -> dict[str, torch.Tensor]:
+        """The first ``n`` evaluation images of ``split`` per domain: ``{"a": (n,3,S,S), ...}``."""
+        out: dict[str, list[torch.Tensor]] = {}
+        for ds in self.evaluation[split]:
+            for i in range(min(n, len(ds))):  # type: ignore[arg-type]
+                for k, v in ds[i].items():
+                    if len(out.setdefault(k, [])) < n:
+                        out[k].append(v)
+        return {k: torch.stack(v) for k, v in out.items()}
+
+
+def _checked(files: list[Path], bad: dict[Path, str], what: str) -> list[Path]:
+    kept = [f for f in files if f not in bad]
+    if not kept:
+        raise UserError(f"no readable images left in the {what} split after skipping bad files")
+    return kept
+
+
+def build_pipeline(cfg: TrainConfig, *, skip_bad: bool = False) -> Pipeline:
+    """Scan and check ``cfg.data``, then build the run's datasets."""
+    from cg.data import DomainDataset, PairedDataset, check_images, scan_dataset
+
+    files = scan_dataset(cfg.data)
+    pairs_on_disk = files.format == "pix2pix"
+    if cfg.paired and not pairs_on_disk:
+        raise UserError(
+            f"--paired needs A|B pair files (pix2pix format) but {cfg.data} is in the unpaired "
+            "format (trainA/, trainB/); train it with --unpaired"
+        )
+    every = sorted(set(files.train_a) | set(files.train_b) | set(files.val_a) | set(files.val_b))
+    bad = dict(check_images(every, pairs=pairs_on_disk))
+    if bad and not skip_bad:
+        shown = "; ".join(f"{p}: {why}" for p, why in list(bad.items())[:10])
+        more = f" (and {len(bad) - 10} more)" if len(bad) > 10 else ""
+        raise UserError(
+            f"{len(bad)} unreadable image(s) in {cfg.data}: {shown}{more}. Fix or remove them, "
+            "or pass --skip-bad to train without them"
+        )
+    if bad:
+        sys.stderr.write(f"warning: skipping {len(bad)} unreadable image(s) in {cfg.data}\n")
+    split = {name: _checked(getattr(files, name), bad, name)
+             for name in ("train_a", "train_b", "val_a", "val_b")}
+    files = dataclasses.replace(files, **split)
+    if cfg.max_train_images:
+        files = dataclasses.replace(files, train_a=files.train_a[: cfg.max_train_images],
+                                    train_b=files.train_b[: cfg.max_train_images])
+    if cfg.max_val_images:
+        files = dataclasses.replace(files, val_a=files.val_a[: cfg.max_val_images],
+                                    val_b=files.val_b[: cfg.max_val_images])
+    size = cfg.image_size
+    pairs = domain_a = domain_b = None
+    if cfg.paired:
+        pairs = PairedDataset(files.train_a, size, crop_scale=min(cfg.crop_scale_a,
+                              cfg.crop_scale_b), flip=cfg.flip)
+    else:
+        half_a, half_b = ("a", "b") if pairs_on_disk else (None, None)
+        domain_a = DomainDataset(files.train_a, size, half=half_a, crop_scale=cfg.crop_scale_a,
+                                 flip=cfg.flip)
+        domain_b = DomainDataset(files.train_b, size, half=half_b, crop_scale=cfg.crop_scale_b,
+                                 flip=cfg.flip)
+    k = cfg.feedback_subset or cfg.sample_count
+    evaluation: dict[str, list[Dataset]] = {}
+    for split_name, fa, fb in (("val", files.val_a, files.val_b),
+                               ("train", files.train_a[:k], files.train_b[:k])):
+        if pairs_on_disk:
+            evaluation[split_name] = [PairedDataset(fa, size)]
+        else:
+            evaluation[split_name] = [_Single(DomainDataset(fa, size), "a"),
+                                      _Single(DomainDataset(fb, size), "b")]
+    return Pipeline(cfg, pairs, domain_a, domain_b, evaluation, pairs_on_disk)

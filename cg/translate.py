@@ -1,0 +1,155 @@
+"""Apply a trained generator to images: from Python, and ``cg translate`` / ``cg info``."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cg.checkpoints import atomic_write_bytes, load_checkpoint
+from cg.config import TrainConfig, config_from_dict
+from cg.errors import UserError
+from cg.runtime import resolve_device
+
+DIRECTIONS = {"ab": "g_ab", "ba": "g_ba"}
+
+
+def load_generator(
+    checkpoint: str | Path, direction: str, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, TrainConfig]:
+    """The generator for ``direction`` (``ab`` or ``ba``) from a cg checkpoint, in eval mode."""
+    from cg.models import build_generator
+
+    if direction not in DIRECTIONS:
+        raise UserError(f"direction={direction!r} must be ab or ba")
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    data = load_checkpoint(checkpoint)
+    cfg = config_from_dict(data["config"])
+    key = DIRECTIONS[direction]
+    if key not in data.get("models", {}):
+        have = ", ".join(k for k in data.get("models", {}) if k.startswith("g_")) or "none"
+        raise UserError(
+            f"checkpoint {checkpoint} has no {key} generator for direction {direction} "
+            f"(it has: {have})"
+        )
+    generator = build_generator(cfg)
+    try:
+        generator.load_state_dict(data["models"][key])
+    except RuntimeError as e:
+        raise UserError(
+            f"checkpoint {checkpoint}: {key} weights do not fit its config "
+            f"({str(e).splitlines()[0]})"
+        ) from None
+    return generator.to(dev).eval(), cfg
+
+
+@torch.inference_mode()
+def translate_batch(generator: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Translate float images in [-1, 1], shape (N, 3, H, W); H and W divisible by 16."""
+    param = next(generator.parameters())
+    return generator(images.to(param.device, param.dtype)).float()
+
+
+def prepare(image_u8: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (3, H, W) -> float (3, size, size) in [-1, 1] (antialiased resize)."""
+    x = image_u8.float().unsqueeze(0) / 127.5 - 1.0
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                          align_corners=False)
+    return x[0].clamp(-1, 1)
+
+
+def _encode(image_u8: torch.Tensor, suffix: str) -> bytes:
+    from PIL import Image
+
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF",
+           ".tiff": "TIFF", ".webp": "WEBP"}.get(suffix.lower(), "PNG")
+    buf = io.BytesIO()
+    extra = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    Image.fromarray(image_u8.permute(1, 2, 0).numpy()).save(buf, format=fmt, **extra)
+    return buf.getvalue()
+
+
+def translate_folder(
+    checkpoint: str | Path,
+    direction: str,
+    input_dir: str | Path,
+    output_dir: str | Path,
+    *,
+    half: str | None = None,
+    batch_size: int = 8,
+    device: str = "auto",
+    progress: bool = True,
+) -> list[Path]:
+    """Translate every image under ``input_dir`` into ``output_dir`` (same relative names).
+
+    ``half`` = ``a`` or ``b`` takes the left or right half of pix2pix A|B pair files.
+    Images are resized to the checkpoint's ``image_size`` (as in training).
+    """
+    from tqdm.auto import tqdm
+
+    from cg.data import list_images, load_rgb
+    from cg.plots import to_uint8
+
+    src, dst = Path(input_dir), Path(output_dir)
+    files = list_images(src)
+    if not files:
+        raise UserError(f"no images found under {src} (looked for jpg, png, bmp, tif, webp)")
+    if dst.resolve() == src.resolve():
+        raise UserError(f"--output {dst} is the input folder; choose another folder")
+    generator, cfg = load_generator(checkpoint, direction, device)
+    written: list[Path] = []
+    bar = tqdm(total=len(files), desc=f"translate {direction}", unit="img", disable=not progress)
+    for start in range(0, len(files), batch_size):
+        chunk = files[start : start + batch_size]
+        images = []
+        for f in chunk:
+            img = load_rgb(f)
+            if half is not None:
+                w = img.shape[-1]
+                if w % 2:
+                    raise UserError(f"{f}: width {w} is odd, so it is not an A|B pair")
+                img = img[..., : w // 2] if half == "a" else img[..., w // 2 :]
+            images.append(prepare(img, cfg.image_size))
+        fakes = to_uint8(translate_batch(generator, torch.stack(images)))
+        for f, fake in zip(chunk, fakes):
+            target = dst / f.relative_to(src)
+            atomic_write_bytes(target, _encode(fake, target.suffix))
+            written.append(target)
+        bar.update(len(chunk))
+    bar.close()
+    return written
+
+
+def checkpoint_info(checkpoint: str | Path) -> str:
+    """A human-readable summary of a checkpoint: version, epoch, models, config."""
+    from cg.models import count_parameters
+
+    data = load_checkpoint(checkpoint)
+    cfg = config_from_dict(data["config"])
+    lines = [
+        f"checkpoint: {checkpoint}",
+        f"cg version: {data.get('cg_version', '?')} (format {data.get('version')})",
+        f"epochs completed: {data.get('epoch', 0)}",
+    ]
+    from cg.models import build_discriminator, build_generator
+
+    for name, sd in data.get("models", {}).items():
+        model = build_generator(cfg) if name.startswith("g_") else None
+        if model is None:
+            in_ch = 6 if cfg.objective == "pix2pix" else 3
+            model = build_discriminator(cfg, in_channels=in_ch)
+        n = count_parameters(model)
+        lines.append(f"model {name}: {n:,} parameters ({len(sd)} tensors)")
+    hist = data.get("history") or []
+    if hist:
+        last = {k: v for k, v in hist[-1].items() if v is not None and v == v}
+        lines.append("last history row: " + json.dumps(last, sort_keys=True))
+    if data.get("extra"):
+        lines.append("extra: " + json.dumps(data["extra"], sort_keys=True))
+    lines.append("config: " + json.dumps(cfg.to_dict(), sort_keys=True))
+    return "\n".join(lines)
