@@ -1,0 +1,347 @@
+"""Downloading the reference pix2pix and CycleGAN datasets: resumable, verified, safely extracted.
+
+The addresses are those of the reference implementation's download scripts
+(junyanz/pytorch-CycleGAN-and-pix2pix, ``datasets/download_pix2pix_dataset.sh`` and
+``datasets/download_cyclegan_dataset.sh``)::
+
+    pix2pix  (paired, A|B pairs)   {_PIX2PIX}/NAME.tar.gz
+    CycleGAN (unpaired folders)    {_CYCLEGAN}/NAME.zip
+
+Both scripts use ``http://`` on the same host; https is used here (the host serves both). Older
+copies of the CycleGAN script point at ``people.eecs.berkeley.edu/~taesung_park/CycleGAN/
+datasets/``, which now redirects; pass ``--url`` whenever an address moves.
+
+Names that both scripts offer (``facades``, ``maps``, ``cityscapes``) mean the pix2pix set; the
+CycleGAN set is ``cyclegan/NAME`` and lands in ``ROOT/cyclegan/NAME``. ``pix2pix/NAME`` and
+``cyclegan/NAME`` are accepted for every set. Like the reference script, pix2pix ``cityscapes`` is
+not downloaded (its license needs registration): download it from cityscapes-dataset.com and run
+``cg data prepare-cityscapes``, or pass ``--url`` with a copy you may use.
+
+A download goes to ``ROOT/NAME.<ext>.part``, resumes from its end with an HTTP ``Range``
+request (a server that ignores ``Range`` restarts it cleanly), is checked against the announced
+length and, when given, a SHA-256, and only then renamed to ``ROOT/NAME.<ext>``: a partial file
+never looks complete. The reference publishes no checksums, so none are built in (``--sha256``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import os
+import re
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from time import sleep
+from typing import BinaryIO, Literal
+
+from tqdm import tqdm
+
+from cg.data.archives import DEFAULT_MAX_BYTES, install_archive, refuse_existing
+from cg.errors import UserError
+
+_PIX2PIX = "https://efrosgans.eecs.berkeley.edu/pix2pix/datasets"
+_CYCLEGAN = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets"
+_CHUNK = 1 << 20
+_CITYSCAPES_LICENSE = (
+    "Cityscapes may not be redistributed (its license needs registration), so the reference "
+    "does not download it: get gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip from "
+    "https://www.cityscapes-dataset.com and run `cg data prepare-cityscapes`, or pass --url "
+    "with a copy you may use"
+)
+
+
+class DownloadInterrupted(UserError):
+    """A transfer that broke off; the ``.part`` file is kept and the next try resumes it."""
+
+    def __init__(self, message: str, brief: str | None = None) -> None:
+        super().__init__(message)
+        self.brief = brief or message
+
+
+@dataclass(frozen=True)
+class Source:
+    """One downloadable dataset: the name users type, its layout, address and checksum."""
+
+    name: str
+    kind: Literal["pix2pix", "cyclegan"]
+    url: str
+    sha256: str | None = None
+    refusal: str | None = None  # why there is no download without --url
+
+
+def _pix2pix(name: str, refusal: str | None = None) -> Source:
+    return Source(name, "pix2pix", f"{_PIX2PIX}/{name}.tar.gz", refusal=refusal)
+
+
+def _cyclegan(name: str, file: str | None = None) -> Source:
+    return Source(name, "cyclegan", f"{_CYCLEGAN}/{file or name}.zip")
+
+
+#: Every dataset the reference scripts offer, by the name ``cg data download`` takes.
+SOURCES: dict[str, Source] = {
+    s.name: s
+    for s in (
+        _pix2pix("facades"),
+        _pix2pix("cityscapes", refusal=_CITYSCAPES_LICENSE),
+        _pix2pix("edges2shoes"),
+        _pix2pix("edges2handbags"),
+        _pix2pix("maps"),
+        _pix2pix("night2day"),
+        _cyclegan("apple2orange"),
+        _cyclegan("summer2winter_yosemite"),
+        _cyclegan("horse2zebra"),
+        _cyclegan("monet2photo"),
+        _cyclegan("cezanne2photo"),
+        _cyclegan("ukiyoe2photo"),
+        _cyclegan("vangogh2photo"),
+        _cyclegan("iphone2dslr_flower"),
+        _cyclegan("ae_photos"),
+        _cyclegan("cyclegan/maps", "maps"),
+        _cyclegan("cyclegan/cityscapes", "cityscapes"),
+        _cyclegan("cyclegan/facades", "facades"),
+    )
+}
+
+
+def resolve_source(name: str) -> Source:
+    """The :data:`SOURCES` entry for ``name``, also accepting ``pix2pix/X`` and ``cyclegan/X``."""
+    if name in SOURCES:
+        return SOURCES[name]
+    kind, _, bare = name.partition("/")
+    if kind in ("pix2pix", "cyclegan") and bare in SOURCES and SOURCES[bare].kind == kind:
+        return SOURCES[bare]
+    names = ", ".join(sorted(SOURCES))
+    raise UserError(f"unknown dataset {name!r}; known: {names}; or give any name with --url URL")
+
+
+def _check_name(name: str) -> None:
+    parts = name.split("/")
+    if not name or any(p in ("", ".", "..") or not re.fullmatch(r"[\w.+-]+", p) for p in parts):
+        raise UserError(
+            f"dataset name {name!r} must be letters, digits, '_', '-', '.', '+' (and '/')"
+        )
+
+
+def _archive_suffix(url: str) -> str:
+    path = urllib.parse.urlsplit(url).path.lower()
+    for suffix in (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar", ".zip"):
+        if path.endswith(suffix):
+            return suffix
+    return ".archive"
+
+
+# --- one file over HTTP(S) ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[BinaryIO]:
+    """``path`` opened for appending and locked, so two downloads never write one file."""
+    with open(path, "a+b") as f:
+        try:
+            import fcntl
+
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # pragma: no cover - not on POSIX
+            pass
+        except OSError:
+            raise UserError(f"{path} is being written by another download; wait for it") from None
+        yield f
+
+
+def _content_range(value: str | None) -> tuple[int | None, int | None]:
+    """``(start, total)`` of a ``Content-Range: bytes START-END/TOTAL`` (or ``*/TOTAL``)."""
+    m = re.fullmatch(r"\s*bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)\s*", value or "")
+    if not m:
+        return None, None
+    start, total = m.groups()
+    return (int(start) if start else None), (int(total) if total != "*" else None)
+
+
+def _open(url: str, offset: int, timeout: float) -> http.client.HTTPResponse | int:
+    """The response to GET ``url`` from byte ``offset``, or the total size when the server
+    answers 416 (nothing left to send)."""
+    from cg import __version__
+
+    headers = {"User-Agent": f"cg/{__version__}", "Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    try:
+        return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and offset:
+            _, total = _content_range(e.headers.get("Content-Range"))
+            return -1 if total is None else total
+        hint = "; check the name, or pass --url with the dataset's current address"
+        raise UserError(f"{url}: HTTP {e.code} {e.reason}{hint if e.code == 404 else ''}") from None
+    except urllib.error.URLError as e:
+        if isinstance(e.reason, TimeoutError):
+            raise DownloadInterrupted(f"{url}: no answer within {timeout:g} s") from None
+        raise UserError(
+            f"{url}: cannot connect ({e.reason}); check the address or the network"
+        ) from None
+    except TimeoutError:
+        raise DownloadInterrupted(f"{url}: no answer within {timeout:g} s") from None
+    except (OSError, http.client.HTTPException) as e:
+        raise DownloadInterrupted(f"{url}: the server gave no usable answer ({e})") from None
+
+
+def _fetch_once(url: str, part: Path, timeout: float, progress: bool) -> None:
+    """Bring ``part`` one request closer to complete; raises UserError if the transfer breaks."""
+    with _locked(part) as f:
+        offset = f.seek(0, os.SEEK_END)
+        resp = _open(url, offset, timeout)
+        if isinstance(resp, int):  # 416: complete already, or a stale file longer than the data
+            if resp == offset:
+                return
+            f.truncate(0)
+            offset = 0
+            resp = _open(url, 0, timeout)
+            assert not isinstance(resp, int)
+        with resp:
+            length = resp.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            if resp.status == 206:
+                start, full = _content_range(resp.headers.get("Content-Range"))
+                if start != offset:
+                    f.truncate(0)
+                    raise DownloadInterrupted(f"{url}: resumed at byte {start}, not {offset}")
+                total = full if full is not None else (offset + total if total else None)
+            else:  # 200: the whole file (a server that ignores Range starts over)
+                f.truncate(0)
+                offset = 0
+            size, reason = offset, "connection closed"
+            with tqdm(
+                total=total,
+                initial=offset,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=part.name.removesuffix(".part"),
+                disable=not progress,
+            ) as bar:
+                while True:
+                    try:
+                        chunk = resp.read(_CHUNK)
+                    except (http.client.IncompleteRead, OSError) as e:
+                        reason = f"{type(e).__name__}: {e}"
+                        break
+                    if not chunk:
+                        break
+                    f.write(chunk)
+                    size += len(chunk)
+                    bar.update(len(chunk))
+            f.flush()
+            os.fsync(f.fileno())
+        if total is not None and size != total:
+            if size > total:
+                f.truncate(0)
+            brief = f"{url}: interrupted at {size:,} of {total:,} bytes ({reason})"
+            raise DownloadInterrupted(
+                f"{brief}; run the same command again to resume from {part}", brief
+            )
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def download_file(
+    url: str,
+    dest: str | Path,
+    *,
+    sha256: str | None = None,
+    timeout: float = 60.0,
+    retries: int = 3,
+    progress: bool = True,
+) -> Path:
+    """Download ``url`` to ``dest`` through ``dest.part`` (see the module docstring).
+
+    An interrupted transfer is resumed up to ``retries`` times, then a UserError says how to
+    resume; ``dest.part`` is kept for that. A SHA-256 mismatch removes ``dest.part`` and raises.
+    An existing ``dest`` counts as done (it was only ever written after verification).
+    """
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise UserError(f"URL {url!r} must start with http:// or https://")
+    dest = Path(dest)
+    expected = sha256.lower() if sha256 else None
+    if expected is not None and not re.fullmatch(r"[0-9a-f]{64}", expected):
+        raise UserError(f"--sha256 {sha256!r} is not 64 hexadecimal digits")
+    part = dest.with_name(dest.name + ".part")
+    if not dest.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(retries + 1):
+            try:
+                _fetch_once(url, part, timeout, progress)
+                break
+            except DownloadInterrupted as e:
+                if attempt == retries:
+                    raise
+                tqdm.write(f"{e.brief}; retry {attempt + 1} of {retries}", file=sys.stderr)
+                sleep(min(2.0**attempt, 30.0))
+        if expected is not None and (got := file_sha256(part)) != expected:
+            part.unlink()
+            raise UserError(
+                f"{url}: SHA-256 {got} does not match the expected {expected}; the download was "
+                "deleted. Check --sha256 and the URL"
+            )
+        os.replace(part, dest)
+    elif expected is not None and (got := file_sha256(dest)) != expected:
+        raise UserError(f"{dest}: SHA-256 {got} does not match {expected}; delete the file")
+    return dest
+
+
+# --- a dataset: download, then extract ------------------------------------------------------
+
+
+def download_dataset(
+    name: str,
+    root: str | Path,
+    *,
+    url: str | None = None,
+    sha256: str | None = None,
+    overwrite: bool = False,
+    keep_archive: bool = False,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout: float = 60.0,
+    retries: int = 3,
+    progress: bool = True,
+) -> Path:
+    """Download dataset ``name`` and extract it into ``root/name``; returns that folder.
+
+    ``url`` overrides the address (and allows names outside :data:`SOURCES`). The archive is
+    deleted after a successful extraction unless ``keep_archive``.
+    """
+    if url is None:
+        source = resolve_source(name)
+        if source.refusal:
+            raise UserError(f"{name}: {source.refusal}")
+        name, url, sha256 = source.name, source.url, sha256 or source.sha256
+    else:
+        _check_name(name)
+        with contextlib.suppress(UserError):
+            name = resolve_source(name).name
+    root = Path(root)
+    target = root / name
+    refuse_existing(target, overwrite)
+    archive = download_file(
+        url,
+        root / f"{name}{_archive_suffix(url)}",
+        sha256=sha256,
+        timeout=timeout,
+        retries=retries,
+        progress=progress,
+    )
+    install_archive(archive, target, max_bytes=max_bytes, overwrite=overwrite, progress=progress)
+    if not keep_archive:
+        archive.unlink()
+    return target
