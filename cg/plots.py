@@ -133,12 +133,21 @@ def curves(
     for ax, (panel, columns) in zip(axes, panels.items()):
         data = long_format(history, columns)
         if len(data):
-            sns.lineplot(data=data, x="epoch", y="value", hue="series", style="series",
-                         markers=True, dashes=False, ax=ax)
+            sns.lineplot(
+                data=data,
+                x="epoch",
+                y="value",
+                hue="series",
+                style="series",
+                markers=True,
+                dashes=False,
+                ax=ax,
+            )
             ax.legend(title=None, fontsize="small")
         else:
-            ax.text(0.5, 0.5, "no values recorded", ha="center", va="center",
-                    transform=ax.transAxes)
+            ax.text(
+                0.5, 0.5, "no values recorded", ha="center", va="center", transform=ax.transAxes
+            )
         ax.set_title(panel, fontsize="medium")
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
