@@ -227,10 +227,70 @@ def _run_survey_serve(args: argparse.Namespace) -> None:
     serve(args.folder, host=args.host, port=args.port, verbose=not args.quiet)
 
 
+# --- cg synth, cg data ----------------------------------------------------------------------
+# The defaults in the help texts are those of cg.data.synthesize (the CLI passes only the flags
+# given); tests/test_synthetic.py checks they agree.
+
+
+def _add_synth(sub: Any) -> None:
+    from cg.data import SYNTHETIC_NAMES
+
+    p = sub.add_parser("synth", help="write a built-in synthetic dataset in its real format")
+    p.add_argument("name", choices=SYNTHETIC_NAMES,
+                   help="cityscapes, edges2shoes (pix2pix A|B pairs) or face2simpson (unpaired)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="folder to write: new, empty, or an earlier `cg synth` output")
+    p.add_argument("--size", type=int, metavar="N",
+                   help="side of each image in pixels (default: 64)")
+    p.add_argument("--n-train", type=int, metavar="N",
+                   help="training pairs, or training images per domain (default: 200)")
+    p.add_argument("--n-val", type=int, metavar="N",
+                   help="validation pairs, or validation images per domain (default: 20)")
+    p.add_argument("--seed", type=int, metavar="S",
+                   help="random seed: the same seed writes the same files (default: 0)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="rendering processes (default: one per core, for 32 images or more each)")
+    p.set_defaults(func=_run_synth)
+
+
+def _run_synth(args: argparse.Namespace) -> None:
+    import time
+
+    from cg.data.synthetic import synthesize
+
+    given = {k: getattr(args, k) for k in ("size", "n_train", "n_val", "seed")}
+    start = time.perf_counter()
+    files = synthesize(args.name, args.out, workers=args.workers,
+                       **{k: v for k, v in given.items() if v is not None})
+    unit = "pairs" if files.paired else "images per domain"
+    print(f"wrote {args.name} to {files.root} ({files.format} format): {len(files.train_a)} "
+          f"training and {len(files.val_a)} validation {unit} "
+          f"in {time.perf_counter() - start:.1f} s")
+
+
+def _add_data_check(actions: Any) -> None:
+    p = actions.add_parser("check", help="layout, counts, sizes and unusable files of a dataset")
+    p.add_argument("root", metavar="DIR", help="dataset folder (pix2pix or unpaired format)")
+    p.set_defaults(func=lambda args: __import__("cg.data.check").data.check.check_cli(args.root))
+
+
+# `cg data ACTION`: each function adds one ACTION parser to the `cg data` sub-subparsers.
+DATA_ADDERS: list[Callable[[Any], None]] = [_add_data_check]
+
+
+def _add_data(sub: Any) -> None:
+    p = sub.add_parser("data", help="check, download and prepare datasets")
+    actions = p.add_subparsers(dest="data_command", required=True, metavar="ACTION",
+                               parser_class=_Parser)
+    for add in DATA_ADDERS:
+        add(actions)
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 _ADDERS: list[Callable[[Any], None]] = [
     _add_train, _add_translate, _add_info, _add_import_official, _add_survey,
+    _add_synth, _add_data,
 ]
 
 

@@ -33,7 +33,11 @@ if TYPE_CHECKING:
         list_images,
         scan_dataset,
     )
-    from cg.data.synthetic import SYNTHETIC_NAMES, synthesize
+    from cg.data.synthetic import synthesize
+
+# The built-in synthetic datasets (cg.data.synthetic), named here so that listing them (the
+# `cg synth` choices) loads nothing.
+SYNTHETIC_NAMES = ("cityscapes", "edges2shoes", "face2simpson")
 
 _WHERE = {
     "cg.data.datasets": (
@@ -44,7 +48,7 @@ _WHERE = {
         "IMAGE_EXTENSIONS", "DatasetFiles", "check_images", "inspect_images", "list_images",
         "scan_dataset",
     ),
-    "cg.data.synthetic": ("SYNTHETIC_NAMES", "synthesize"),
+    "cg.data.synthetic": ("synthesize",),
 }  # fmt: skip
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 __all__ = [

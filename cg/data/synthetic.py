@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from cg.data import SYNTHETIC_NAMES
 from cg.data.formats import DatasetFiles, list_images, scan_dataset
 from cg.data.synthetic_city import render_cityscapes
 from cg.data.synthetic_faces import render_face
@@ -35,7 +36,6 @@ from cg.data.synthetic_shoes import render_shoe
 from cg.data.synthetic_simpsons import render_simpson
 from cg.errors import UserError
 
-SYNTHETIC_NAMES = ("cityscapes", "edges2shoes", "face2simpson")
 MARKER = "cg-synth.json"
 JPEG_QUALITY = 90
 _ALL_FOLDERS = ("train", "val", "trainA", "trainB", "testA", "testB")
@@ -160,17 +160,18 @@ def synthesize(
     n_train: int = 200,
     n_val: int = 20,
     seed: int = 0,
-    workers: int = 1,
+    workers: int | None = 1,
 ) -> DatasetFiles:
     """Write the synthetic dataset ``name`` into ``out`` and return its file lists.
 
     ``n_train`` and ``n_val`` count pairs (pix2pix) or images per domain (unpaired); ``size``
     is the side of each square image (a pair is ``2 * size`` wide). ``workers > 1`` renders
     in that many processes (started with "spawn": call it under ``if __name__ == "__main__"``
-    in a script); the files are the same whatever the number of workers.
+    in a script), ``None`` picks :func:`default_workers`; the files are the same whatever the
+    number of workers.
     """
     _check_args(name, size, n_train, n_val, seed)
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise UserError(f"workers={workers} must be at least 1")
     out = Path(out)
     _prepare(out)
@@ -181,7 +182,7 @@ def synthesize(
         jobs += [
             (folder, i, str(out / folder / pattern.format(i))) for i in range(1, counts[count] + 1)
         ]
-    _run(name, size, seed, jobs, min(workers, len(jobs)))
+    _run(name, size, seed, jobs, min(workers or default_workers(len(jobs)), len(jobs)))
     _remove_stale(out, {Path(p) for _, _, p in jobs})
     note = {"name": name, "size": size, "n_train": n_train, "n_val": n_val, "seed": seed}
     _write(out / MARKER, (json.dumps(note, indent=2) + "\n").encode())
