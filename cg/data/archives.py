@@ -39,6 +39,10 @@ _IGNORED_TOP = {"__MACOSX", ".DS_Store"}
 _CHUNK = 1 << 20
 
 
+class ArchiveRefused(UserError):
+    """The archive's content is unsafe, damaged or too big: no point extracting it again."""
+
+
 def archive_kind(path: str | Path) -> Literal["tar", "zip"]:
     """``"tar"`` or ``"zip"``, from the file's content (not its name)."""
     path = Path(path)
@@ -46,19 +50,19 @@ def archive_kind(path: str | Path) -> Literal["tar", "zip"]:
         return "zip"
     if tarfile.is_tarfile(path):
         return "tar"
-    raise UserError(f"{path}: not a tar or zip archive; check the URL or the downloaded file")
+    raise ArchiveRefused(f"{path}: not a tar or zip archive; check the URL or the downloaded file")
 
 
 def _safe_name(archive: Path, name: str) -> str:
     """The entry's name as a relative POSIX path, or a UserError if it is unsafe."""
     posix = name.replace("\\", "/")
     if "\x00" in posix:
-        raise UserError(f"{archive}: unsafe entry {name!r}: NUL in the name; archive refused")
+        raise ArchiveRefused(f"{archive}: unsafe entry {name!r}: NUL in the name; archive refused")
     if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":"):
-        raise UserError(f"{archive}: unsafe entry {name!r}: absolute path; archive refused")
+        raise ArchiveRefused(f"{archive}: unsafe entry {name!r}: absolute path; archive refused")
     parts = [p for p in posix.split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise UserError(f"{archive}: unsafe entry {name!r}: '..' in the path; archive refused")
+        raise ArchiveRefused(f"{archive}: unsafe entry {name!r}: '..' in the path; archive refused")
     return "/".join(parts)
 
 
@@ -66,12 +70,12 @@ def _check_link(archive: Path, name: str, rel: str, target: str) -> None:
     """Refuse a symlink ``rel -> target`` that is absolute or leaves the destination."""
     target = target.replace("\\", "/")
     if target.startswith("/") or (len(target) > 1 and target[1] == ":"):
-        raise UserError(
+        raise ArchiveRefused(
             f"{archive}: unsafe entry {name!r}: link to absolute path {target!r}; archive refused"
         )
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
     if resolved == ".." or resolved.startswith("../"):
-        raise UserError(
+        raise ArchiveRefused(
             f"{archive}: unsafe entry {name!r}: link to {target!r} points outside the dataset; "
             "archive refused"
         )
@@ -82,14 +86,14 @@ def _check_hardlink(archive: Path, name: str, target: str) -> None:
     try:
         _safe_name(archive, target)
     except UserError:
-        raise UserError(
+        raise ArchiveRefused(
             f"{archive}: unsafe entry {name!r}: hardlink to {target!r} outside the dataset; "
             "archive refused"
         ) from None
 
 
-def _too_big(archive: Path, total: int, max_bytes: int) -> UserError:
-    return UserError(
+def _too_big(archive: Path, total: int, max_bytes: int) -> ArchiveRefused:
+    return ArchiveRefused(
         f"{archive}: expands to more than {max_bytes:,} bytes (at least {total:,}); refused as a "
         "possible decompression bomb. If the archive is genuine, raise --max-extract-gb"
     )
@@ -121,9 +125,9 @@ def _extract_tar(archive: Path, dest: Path, max_bytes: int, progress: bool) -> N
                 bar.update(1)
     except tarfile.FilterError as e:
         name = e.tarinfo.name if e.tarinfo is not None else "?"
-        raise UserError(f"{archive}: unsafe entry {name!r}: {e}; archive refused") from None
+        raise ArchiveRefused(f"{archive}: unsafe entry {name!r}: {e}; archive refused") from None
     except (tarfile.TarError, EOFError) as e:
-        raise UserError(
+        raise ArchiveRefused(
             f"{archive}: damaged tar archive ({e}); delete it and download again"
         ) from e
 
@@ -145,19 +149,19 @@ def _check_zip(
         mode = _zip_mode(info)
         kind = stat.S_IFMT(mode)
         if kind in (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO, stat.S_IFSOCK):
-            raise UserError(
+            raise ArchiveRefused(
                 f"{archive}: unsafe entry {info.filename!r}: device, FIFO or socket; "
                 "archive refused"
             )
         if info.flag_bits & 0x1:
-            raise UserError(f"{archive}: entry {info.filename!r} is encrypted; not supported")
+            raise ArchiveRefused(f"{archive}: entry {info.filename!r} is encrypted; not supported")
         if kind == stat.S_IFLNK:
             if info.file_size > 4096:
-                raise UserError(f"{archive}: unsafe entry {info.filename!r}: oversized link")
+                raise ArchiveRefused(f"{archive}: unsafe entry {info.filename!r}: oversized link")
             _check_link(archive, info.filename, rel, zf.read(info).decode("utf-8", "replace"))
         if rel and not info.is_dir():
             if rel in seen:
-                raise UserError(f"{archive}: entry {info.filename!r} appears twice; refused")
+                raise ArchiveRefused(f"{archive}: entry {info.filename!r} appears twice; refused")
             seen.add(rel)
         total += info.file_size
         if total > max_bytes:
@@ -180,7 +184,7 @@ def _extract_zip(archive: Path, dest: Path, max_bytes: int, progress: bool) -> N
                     continue
                 out = os.path.join(dest_real, *rel.split("/"))
                 if not _inside(dest_real, os.path.dirname(out)):
-                    raise UserError(
+                    raise ArchiveRefused(
                         f"{archive}: unsafe entry {info.filename!r}: its folder is a link "
                         "pointing outside the dataset; archive refused"
                     )
@@ -197,15 +201,17 @@ def _extract_zip(archive: Path, dest: Path, max_bytes: int, progress: bool) -> N
                     while chunk := src.read(_CHUNK):
                         written += len(chunk)
                         if written > info.file_size:
-                            raise UserError(
+                            raise ArchiveRefused(
                                 f"{archive}: entry {info.filename!r} holds more data than its "
                                 "header declares; archive refused"
                             )
                         dst.write(chunk)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as e:
-        raise UserError(f"{archive}: damaged or unsupported zip ({e}); download it again") from e
+        raise ArchiveRefused(
+            f"{archive}: damaged or unsupported zip ({e}); download it again"
+        ) from e
     except FileExistsError as e:
-        raise UserError(f"{archive}: entry clashes with an earlier one ({e.filename})") from e
+        raise ArchiveRefused(f"{archive}: entry clashes with an earlier one ({e.filename})") from e
 
 
 def extract_archive(
@@ -251,7 +257,7 @@ def install_archive(
         extract_archive(archive, tmp, max_bytes=max_bytes, progress=progress)
         top = [p for p in tmp.iterdir() if p.name not in _IGNORED_TOP]
         if not top:
-            raise UserError(f"{archive}: the archive is empty")
+            raise ArchiveRefused(f"{archive}: the archive is empty")
         src = top[0] if len(top) == 1 and top[0].is_dir() and not top[0].is_symlink() else tmp
         publish_dir(src, target, overwrite)
     finally:

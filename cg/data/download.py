@@ -4,12 +4,12 @@ The addresses are those of the reference implementation's download scripts
 (junyanz/pytorch-CycleGAN-and-pix2pix, ``datasets/download_pix2pix_dataset.sh`` and
 ``datasets/download_cyclegan_dataset.sh``)::
 
-    pix2pix  (paired, A|B pairs)   {_PIX2PIX}/NAME.tar.gz
-    CycleGAN (unpaired folders)    {_CYCLEGAN}/NAME.zip
+    pix2pix  (paired, A|B pairs)   efrosgans.eecs.berkeley.edu/pix2pix/datasets/NAME.tar.gz
+    CycleGAN (unpaired folders)    efrosgans.eecs.berkeley.edu/cyclegan/datasets/NAME.zip
 
-Both scripts use ``http://`` on the same host; https is used here (the host serves both). Older
-copies of the CycleGAN script point at ``people.eecs.berkeley.edu/~taesung_park/CycleGAN/
-datasets/``, which now redirects; pass ``--url`` whenever an address moves.
+The scripts say ``http://``; https is used here (the host serves both). Earlier versions of the
+CycleGAN script used ``people.eecs.berkeley.edu/~taesung_park/CycleGAN/datasets/NAME.zip``
+before the reference moved both to the host above; pass ``--url`` whenever an address moves.
 
 Names that both scripts offer (``facades``, ``maps``, ``cityscapes``) mean the pix2pix set; the
 CycleGAN set is ``cyclegan/NAME`` and lands in ``ROOT/cyclegan/NAME``. ``pix2pix/NAME`` and
@@ -42,12 +42,19 @@ from typing import BinaryIO, Literal
 
 from tqdm import tqdm
 
-from cg.data.archives import DEFAULT_MAX_BYTES, install_archive, refuse_existing
+from cg.data.archives import (
+    DEFAULT_MAX_BYTES,
+    ArchiveRefused,
+    install_archive,
+    refuse_existing,
+)
 from cg.errors import UserError
 
 _PIX2PIX = "https://efrosgans.eecs.berkeley.edu/pix2pix/datasets"
 _CYCLEGAN = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets"
 _CHUNK = 1 << 20
+DEFAULT_TIMEOUT = 60.0  # seconds without an answer before giving up
+DEFAULT_RETRIES = 3  # automatic resumes of an interrupted transfer
 _CITYSCAPES_LICENSE = (
     "Cityscapes may not be redistributed (its license needs registration), so the reference "
     "does not download it: get gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip from "
@@ -75,38 +82,29 @@ class Source:
     refusal: str | None = None  # why there is no download without --url
 
 
-def _pix2pix(name: str, refusal: str | None = None) -> Source:
-    return Source(name, "pix2pix", f"{_PIX2PIX}/{name}.tar.gz", refusal=refusal)
+#: The names each reference script accepts, in its order.
+PIX2PIX_NAMES = ("cityscapes", "night2day", "edges2handbags", "edges2shoes", "facades", "maps")
+CYCLEGAN_NAMES = (
+    "apple2orange", "summer2winter_yosemite", "horse2zebra", "monet2photo", "cezanne2photo",
+    "ukiyoe2photo", "vangogh2photo", "maps", "cityscapes", "facades", "iphone2dslr_flower",
+    "ae_photos",
+)  # fmt: skip
 
-
-def _cyclegan(name: str, file: str | None = None) -> Source:
-    return Source(name, "cyclegan", f"{_CYCLEGAN}/{file or name}.zip")
-
-
-#: Every dataset the reference scripts offer, by the name ``cg data download`` takes.
+#: Every dataset ``cg data download`` takes, by name; a CycleGAN set whose name the pix2pix
+#: script also uses is ``cyclegan/NAME``.
 SOURCES: dict[str, Source] = {
-    s.name: s
-    for s in (
-        _pix2pix("facades"),
-        _pix2pix("cityscapes", refusal=_CITYSCAPES_LICENSE),
-        _pix2pix("edges2shoes"),
-        _pix2pix("edges2handbags"),
-        _pix2pix("maps"),
-        _pix2pix("night2day"),
-        _cyclegan("apple2orange"),
-        _cyclegan("summer2winter_yosemite"),
-        _cyclegan("horse2zebra"),
-        _cyclegan("monet2photo"),
-        _cyclegan("cezanne2photo"),
-        _cyclegan("ukiyoe2photo"),
-        _cyclegan("vangogh2photo"),
-        _cyclegan("iphone2dslr_flower"),
-        _cyclegan("ae_photos"),
-        _cyclegan("cyclegan/maps", "maps"),
-        _cyclegan("cyclegan/cityscapes", "cityscapes"),
-        _cyclegan("cyclegan/facades", "facades"),
-    )
-}
+    **{
+        n: Source(n, "pix2pix", f"{_PIX2PIX}/{n}.tar.gz",
+                  refusal=_CITYSCAPES_LICENSE if n == "cityscapes" else None)
+        for n in PIX2PIX_NAMES
+    },
+    **{
+        (key := f"cyclegan/{n}" if n in PIX2PIX_NAMES else n): Source(
+            key, "cyclegan", f"{_CYCLEGAN}/{n}.zip"
+        )
+        for n in CYCLEGAN_NAMES
+    },
+}  # fmt: skip
 
 
 def resolve_source(name: str) -> Source:
@@ -260,8 +258,8 @@ def download_file(
     dest: str | Path,
     *,
     sha256: str | None = None,
-    timeout: float = 60.0,
-    retries: int = 3,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
     progress: bool = True,
 ) -> Path:
     """Download ``url`` to ``dest`` through ``dest.part`` (see the module docstring).
@@ -312,14 +310,14 @@ def download_dataset(
     overwrite: bool = False,
     keep_archive: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
-    timeout: float = 60.0,
-    retries: int = 3,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
     progress: bool = True,
 ) -> Path:
     """Download dataset ``name`` and extract it into ``root/name``; returns that folder.
 
     ``url`` overrides the address (and allows names outside :data:`SOURCES`). The archive is
-    deleted after a successful extraction unless ``keep_archive``.
+    deleted after extraction, and when its content is refused, unless ``keep_archive``.
     """
     if url is None:
         source = resolve_source(name)
@@ -341,7 +339,15 @@ def download_dataset(
         retries=retries,
         progress=progress,
     )
-    install_archive(archive, target, max_bytes=max_bytes, overwrite=overwrite, progress=progress)
+    try:
+        install_archive(
+            archive, target, max_bytes=max_bytes, overwrite=overwrite, progress=progress
+        )
+    except ArchiveRefused as e:
+        if keep_archive:
+            raise
+        archive.unlink()
+        raise ArchiveRefused(f"{e} (the download was deleted)") from None
     if not keep_archive:
         archive.unlink()
     return target
