@@ -78,7 +78,7 @@ def render_simpson(rng: np.random.Generator, size: int) -> Image.Image:
         rng.choice(["bald", "spiky", "star", "tower", "cap"], p=[0.25, 0.2, 0.15, 0.15, 0.25])
     )
     facing = 1 if rng.random() < 0.5 else -1
-    half = W * rng.uniform(0.25, 0.33)
+    half = W * rng.uniform(0.31, 0.4)
     cx = W * (0.5 + rng.uniform(-0.06, 0.06))
     top = W * (rng.uniform(0.02, 0.12) if style != "tower" else rng.uniform(0.3, 0.4))
     bottom = W * rng.uniform(0.84, 0.98)
