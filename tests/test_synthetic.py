@@ -106,11 +106,12 @@ def test_bad_arguments(tmp_path: Path, kwargs: dict, message: str) -> None:
 def test_interrupted_run_leaves_no_truncated_image(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls = []
+    calls: list[str] = []
     real_replace = os.replace
 
     def failing_replace(src: str, dst: str) -> None:
-        calls.append(dst)
+        if str(dst).endswith(".jpg"):
+            calls.append(dst)
         if len(calls) == 3:
             raise KeyboardInterrupt
         real_replace(src, dst)
@@ -123,6 +124,10 @@ def test_interrupted_run_leaves_no_truncated_image(
     for p in visible:
         with Image.open(p) as im:
             im.load()
+    assert syn.read_note(tmp_path / "d")["complete"] is False
+    monkeypatch.setattr(syn.os, "replace", real_replace)
+    synthesize("edges2shoes", tmp_path / "d", **SMALL)  # the folder is still ours: rerun
+    assert syn.read_note(tmp_path / "d")["complete"] is True
 
 
 def test_parallel_workers_write_the_same_files(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cg.data.formats import DatasetFiles, inspect_images, scan_dataset
+from cg.data.synthetic import MARKER, read_note
 from cg.errors import UserError
 
 _SHOWN_SIZES = 5
@@ -71,6 +72,11 @@ def check_dataset(root: str | Path) -> CheckReport:
     else:
         groups = [files.train_a, files.train_b, files.val_a, files.val_b]
     report = CheckReport(files, [(_folder(g, files.root), len(g)) for g in groups])
+    note = read_note(files.root)
+    if note is not None and not note.get("complete", True):
+        report.problems.append(
+            (files.root / MARKER, "`cg synth` stopped before writing every image; run it again")
+        )
     for group in groups:
         for path, (size, reason) in zip(group, inspect_images(group, pairs=files.paired)):
             if size is not None:

@@ -11,8 +11,9 @@ Images are JPEG (quality 90). Every image is a function of ``(seed, dataset, fol
 alone (its own ``numpy`` generator), so asking for more images keeps the first ones unchanged,
 and the same seed gives the same bytes. Files are written under a hidden temporary name and then
 renamed, so an interrupted run never leaves a truncated image under a real name. The folder
-gets a ``cg-synth.json`` note of what made it; rerunning into such a folder replaces its
-images (stale ones of a larger earlier run are removed); any other non-empty folder is refused.
+gets a ``cg-synth.json`` note of what made it (``"complete": false`` until the last image is
+written); rerunning into such a folder replaces its images (stale ones of a larger earlier run
+are removed); any other non-empty folder is refused.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -106,13 +108,20 @@ def _run(name: str, size: int, seed: int, jobs: list[tuple[str, int, str]], work
     # "spawn": the workers import numpy and PIL only, never a copy of the caller's threads
     ctx = multiprocessing.get_context("spawn")
     per = max(8, -(-len(jobs) // (4 * workers)))
-    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        futures = [
-            pool.submit(_render_files, name, size, seed, jobs[i : i + per])
-            for i in range(0, len(jobs), per)
-        ]
-        for f in futures:
-            f.result()
+    try:
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            futures = [
+                pool.submit(_render_files, name, size, seed, jobs[i : i + per])
+                for i in range(0, len(jobs), per)
+            ]
+            for f in futures:
+                f.result()
+    except BrokenProcessPool:
+        raise UserError(
+            f"the {workers} rendering processes stopped unexpectedly; run with workers=1 "
+            "(--workers 1), and when calling synthesize() from a script, call it under "
+            '`if __name__ == "__main__":`'
+        ) from None
 
 
 def _check_args(name: str, size: int, n_train: int, n_val: int, seed: int) -> None:
@@ -182,8 +191,21 @@ def synthesize(
         jobs += [
             (folder, i, str(out / folder / pattern.format(i))) for i in range(1, counts[count] + 1)
         ]
+    note = {"name": name, "size": size, "n_train": n_train, "n_val": n_val, "seed": seed}
+    _write_note(out, {**note, "complete": False})  # the folder is ours even if interrupted
     _run(name, size, seed, jobs, min(workers or default_workers(len(jobs)), len(jobs)))
     _remove_stale(out, {Path(p) for _, _, p in jobs})
-    note = {"name": name, "size": size, "n_train": n_train, "n_val": n_val, "seed": seed}
-    _write(out / MARKER, (json.dumps(note, indent=2) + "\n").encode())
+    _write_note(out, {**note, "complete": True})
     return scan_dataset(out)
+
+
+def _write_note(out: Path, note: dict) -> None:
+    _write(out / MARKER, (json.dumps(note, indent=2) + "\n").encode())
+
+
+def read_note(root: str | Path) -> dict | None:
+    """The ``cg-synth.json`` note of a folder written by :func:`synthesize`, else None."""
+    try:
+        return json.loads((Path(root) / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

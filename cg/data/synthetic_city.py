@@ -160,11 +160,13 @@ def _ground(c: Canvas, rng: np.random.Generator) -> None:
 
 def _sky_and_backdrop(c: Canvas, rng: np.random.Generator) -> None:
     W = c.W
+    rows = min(W, int(c.hy) + 2)  # below the horizon the ground covers everything
     overcast = rng.random() < 0.5
     top = (0.72, 0.76, 0.80) if overcast else sp.jitter(rng, (0.45, 0.60, 0.82), 0.05)
-    c.photo[:] = sp.vertical_gradient(W, W, top, (0.86, 0.88, 0.90))
-    clouds = np.clip(sp.fractal_noise(rng, W, W, (3, 8, 24)) * 2.5, 0, 1)
-    sp.blend(c.photo, clouds * (0.25 if overcast else 0.6), (0.92, 0.92, 0.93))
+    sky = sp.vertical_gradient(rows, W, top, (0.86, 0.88, 0.90))
+    clouds = np.clip(sp.fractal_noise(rng, rows, W, (3, 8, 24)) * 2.5, 0, 1)
+    sp.blend(sky, clouds * (0.25 if overcast else 0.6), (0.92, 0.92, 0.93))
+    c.photo[:rows] = sky
     # a skyline of far buildings and trees at the end of the street
     x = np.arange(W)
     steps = np.repeat(rng.uniform(0.0, 0.07, W // 8 + 1) * W, 8)[:W]
@@ -203,14 +205,12 @@ def render_cityscapes(rng: np.random.Generator, size: int) -> Image.Image:
         _ego_hood(c, rng)
     haze = 1 - np.exp(-np.minimum(c.depth, 400) / 160.0)
     sp.blend(c.photo, haze * (c.labels != ID["sky"]), (0.78, 0.80, 0.82))
-    grey = c.photo.mean(axis=2, keepdims=True)
-    c.photo = 0.8 * c.photo + 0.2 * grey  # Cityscapes' muted colours
-    photo = sp.reduce(c.photo, size)
-    grain = rng.normal(0, 3.0, (size, size, 3))  # sensor noise, at the output resolution
-    photo = Image.fromarray(np.clip(np.asarray(photo) + grain, 0, 255).astype(np.uint8), "RGB")
-    labels = Image.fromarray(_COLORS[c.labels], "RGB").resize(
-        (size, size), Image.Resampling.NEAREST
-    )
+    photo = np.asarray(sp.reduce(c.photo, size), np.float32)
+    photo = 0.8 * photo + 0.2 * photo.mean(axis=2, keepdims=True)  # Cityscapes' muted colours
+    photo += rng.normal(0, 3.0, photo.shape)  # sensor noise
+    photo = Image.fromarray(np.clip(photo + 0.5, 0, 255).astype(np.uint8), "RGB")
+    f = W // size  # the label map: nearest neighbour, the centre sample of each block
+    labels = Image.fromarray(_COLORS[c.labels[f // 2 :: f, f // 2 :: f]], "RGB")
     pair = Image.new("RGB", (2 * size, size))
     pair.paste(photo, (0, 0))
     pair.paste(labels, (size, 0))

@@ -32,8 +32,9 @@ class Canvas:
 
     def __init__(self, rng: np.random.Generator, W: int, sky: int = 11) -> None:
         self.W = W
-        grid = np.mgrid[0:W, 0:W].astype(np.float32) + 0.5
-        self.Y, self.X = grid[0], grid[1]
+        centres = np.arange(W, dtype=np.float32) + 0.5  # pixel centres, as read-only views
+        self.X = np.broadcast_to(centres[None, :], (W, W))
+        self.Y = np.broadcast_to(centres[:, None], (W, W))
         self.hy = rng.uniform(0.36, 0.48) * W
         self.vx = rng.uniform(0.38, 0.62) * W
         self.u_left, self.u_right = -rng.uniform(1.0, 2.4), rng.uniform(1.0, 2.8)

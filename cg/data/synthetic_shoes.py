@@ -55,7 +55,7 @@ class _Shoe:
             (s + ds, max(v * rng.uniform(0.9, 1.15) + dv, 0.01))
             for (s, v), (ds, dv) in zip(_TOPS[self.style], jit)
         ]
-        self.length = rng.uniform(0.74, 0.88)
+        self.length = rng.uniform(0.8, 0.92)
         height = (max(v for _, v in self.top) + self.sole + self.heel_h) * self.length
         self.x0 = (1 - self.length) / 2 + rng.uniform(-0.03, 0.03)
         self.yg = 0.5 + height / 2 + rng.uniform(-0.04, 0.04)
