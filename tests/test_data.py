@@ -136,6 +136,15 @@ def test_recursive_listing_mixed_case_sorted_hidden_skipped(tmp_path: Path) -> N
     assert found == sorted(found)
 
 
+def test_listing_follows_linked_folders_once(tmp_path: Path) -> None:
+    root, outside = tmp_path / "trainA", tmp_path / "elsewhere"
+    _save(root / "a.png")
+    _save(outside / "b.png")
+    (root / "linked").symlink_to(outside, target_is_directory=True)
+    (root / "loop").symlink_to(root, target_is_directory=True)
+    assert [p.name for p in list_images(root)] == ["a.png", "b.png"]
+
+
 # --- cheap checks ---------------------------------------------------------------------------
 
 

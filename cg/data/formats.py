@@ -56,10 +56,17 @@ def is_image_file(path: Path) -> bool:
 
 
 def list_images(folder: str | Path) -> list[Path]:
-    """All image files under ``folder``, recursively, sorted; hidden files and folders skipped."""
+    """All image files under ``folder``, recursively (following linked folders, each walked
+    once), sorted; hidden files and folders skipped."""
     folder = Path(folder)
     found: list[Path] = []
+    seen: set[tuple[int, int]] = set()  # folders already walked: linked folders may loop
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen:
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         found.extend(p for name in filenames if is_image_file(p := Path(dirpath, name)))
     return sorted(found)

@@ -157,6 +157,8 @@ def _remove_stale(out: Path, written: set[Path]) -> None:
         for f in list_images(d):
             if f not in written:
                 f.unlink()
+        for f in d.glob(".*.tmp"):  # left by an interrupted run
+            f.unlink()
         if not any(d.iterdir()):
             d.rmdir()
 

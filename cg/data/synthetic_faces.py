@@ -41,7 +41,8 @@ _CLOTHES = [
     (0.5, 0.1, 0.12),
     (0.35, 0.35, 0.37),
     (0.2, 0.35, 0.25),
-    (0.7, 0.55, 0.35),
+    (0.12, 0.12, 0.13),
+    (0.55, 0.62, 0.75),
 ]
 
 
@@ -217,7 +218,8 @@ def render_face(rng: np.random.Generator, size: int) -> Image.Image:
         )
     face = sp.ellipse(W, cx, cy, a, b) | (sp.ellipse(W, cx, cy + b * 0.3, a * 0.85, b * 0.72))
     xx, yy = (sp_x(W) - cx - turn - a * 0.3) / a, (sp_y(W) - cy + b * 0.3) / b
-    light = np.clip(1.1 - 0.3 * (xx**2 + 0.6 * yy**2), 0.55, 1.1)[..., None]
+    side = rng.uniform(-0.2, 0.2)  # key light from one side
+    light = np.clip(1.1 - 0.3 * (xx**2 + 0.6 * yy**2) + side * xx, 0.5, 1.15)[..., None]
     pores = 1 + 0.04 * sp.fractal_noise(rng, W, W, (8, 30))[..., None]
     L.put(face, skin * light * pores)
     _features(rng, L, cx + turn, cy, a, b, skin, hair["color"])
