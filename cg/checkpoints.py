@@ -19,9 +19,10 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 from cg.errors import UserError
 
@@ -65,6 +66,8 @@ def _fsync_dir(folder: Path) -> None:
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Save ``payload`` (see the module docstring) atomically to ``path``."""
+    import torch
+
     from cg import __version__
 
     full = {"format": FORMAT, "version": FORMAT_VERSION, "cg_version": __version__, **payload}
@@ -85,6 +88,8 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a cg checkpoint with ``weights_only=True``; a UserError if it is not one."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint {path} does not exist")

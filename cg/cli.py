@@ -61,7 +61,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The :class:`TrainConfig` fields the user gave explicitly on the command line."""
     from cg.config import TrainConfig
 
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    names = {f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("cli", True)}
     return {k: v for k, v in vars(args).items() if k in names and v is not None}
 
 
@@ -421,7 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version and argparse errors (already printed)
+        return e.code if isinstance(e.code, int) else 2
     try:
         args.func(args)
     except UserError as e:
