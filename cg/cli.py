@@ -400,11 +400,36 @@ def _run_data_prepare_unpaired(args: argparse.Namespace) -> None:
 DATA_ADDERS += [_add_data_download, _add_data_prepare_cityscapes, _add_data_prepare_unpaired]
 
 
+# --- cg bench -------------------------------------------------------------------------------
+
+
+def _add_bench(sub: Any) -> None:
+    p = sub.add_parser("bench", help="measure training, data loading and translation speed")
+    p.add_argument("--out", metavar="FILE.json", help="also write the results as JSON")
+    p.add_argument("--quick", action="store_true", help="CI-sized shapes and few steps")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--precision", default="fp32", metavar="LIST",
+                   help="comma-separated precisions to compare: fp32,bf16,fp16 (default: fp32)")
+    p.add_argument("--layout", default="nchw,cl", metavar="LIST",
+                   help="memory layouts to compare: nchw,cl (channels_last) (default: both)")
+    p.add_argument("--compile", action="store_true",
+                   help="also time every variant under torch.compile")
+    p.add_argument("--sizes", metavar="LIST",
+                   help="image sizes of the report's configuration (default: 64,128,256)")
+    p.add_argument("--cases", default="report,reference", metavar="LIST",
+                   help="report (U-Net CycleGAN, batch 16) and/or reference (unet_128 pix2pix)")
+    p.add_argument("--parts", default="ceilings,training,data,translate", metavar="LIST",
+                   help="what to measure (default: ceilings,training,data,translate)")
+    p.add_argument("--warmup", type=int, help="untimed steps first (default: 2; quick: 1)")
+    p.add_argument("--repeats", type=int, help="timed steps (default: 5; quick: 2)")
+    p.set_defaults(func=lambda args: __import__("cg.bench_report").bench_report.bench_cli(args))
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 _ADDERS: list[Callable[[Any], None]] = [
     _add_train, _add_translate, _add_info, _add_import_official, _add_survey,
-    _add_synth, _add_data,
+    _add_synth, _add_data, _add_bench,
 ]
 
 

@@ -55,6 +55,10 @@ class TrainConfig:
     max_train_images: int = _opt(0, "use at most this many training images (0 = all)")
     max_val_images: int = _opt(0, "use at most this many validation images (0 = all)")
     num_workers: int = _opt(0, "DataLoader worker processes (0 = load in the main process)")
+    cache_gib: float = _opt(
+        4.0, "keep the decoded training images in memory when they fit in this many GiB "
+        "(0 = never); speed only, the batches are the same"
+    )
 
     # --- models (R1) -------------------------------------------------------------------------
     generator: Generator = _opt("unet", "R1: generator architecture")
@@ -94,6 +98,10 @@ class TrainConfig:
     precision: Precision = _opt("fp32", "autocast precision: fp32, bf16 (CPU or GPU), fp16 (GPU)")
     channels_last: bool = _opt(False, "channels_last memory format for the models")
     compile: bool = _opt(False, "torch.compile the models")
+    sync_batchnorm: bool = _opt(
+        False, "multi-process training: BatchNorm statistics over the global batch "
+        "(SyncBatchNorm) instead of each process's share; results then match one process"
+    )
     checkpoint_every: int = _opt(0, "also keep checkpoints/epoch_NNNN.pt every k-th epoch")
     feedback_subset: int = _opt(64, "R5: size of the fixed training subset for D feedback")
     sample_count: int = _opt(4, "images per split in the per-epoch sample grids")
@@ -107,7 +115,8 @@ class TrainConfig:
 
 
 # The fields a resumed run may change (everything else must equal the checkpoint's config).
-RESUME_MUTABLE = frozenset({"epochs"})
+# num_workers and cache_gib change speed only: batches are the same either way (cg.data.cache).
+RESUME_MUTABLE = frozenset({"epochs", "num_workers", "cache_gib"})
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -186,6 +195,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     for name in positive + ("batch_size",):
         if getattr(cfg, name) < 1:
             raise UserError(f"{name}={getattr(cfg, name)} must be at least 1")
+    if not 0.0 <= cfg.cache_gib < float("inf"):
+        raise UserError(f"cache_gib={cfg.cache_gib} must be a finite number >= 0")
     nonneg = ("max_train_images", "max_val_images", "num_workers", "lr_decay_epochs")
     for name in nonneg + ("pool_size", "checkpoint_every", "feedback_subset", "fid_every"):
         if getattr(cfg, name) < 0:

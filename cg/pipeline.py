@@ -3,13 +3,18 @@
 Each epoch's order is a pure function of the epoch's seed: a permutation drawn from a
 ``torch.Generator`` seeded with it (unpaired domains of different sizes: the smaller domain's
 permutations are concatenated until both have as many entries as the larger, as the reference
-CycleGAN draws one B per A). Augmentation draws from torch's global RNG, reseeded per epoch in
-the main process and by the DataLoader's generator in worker processes.
+CycleGAN draws one B per A).
+
+Training batches come from :class:`cg.data.cache.TrainBatches` (whole batches at once, from
+decoded images held in memory when they fit in ``cache_gib``); each example's crop and flip are
+drawn from a seed of its own, ``item_seed(epoch seed, position)``, so they do not depend on the
+number of workers or ranks.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +24,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from cg.config import TrainConfig
+from cg.data.cache import GIB, TrainBatches, TrainSource, cache_source
 from cg.errors import UserError
 
 
@@ -74,6 +80,11 @@ class Pipeline:
     data_paired: bool  # the files are A|B pairs (pixel errors can be measured)
     rank: int = 0
     world_size: int = 1
+    source: TrainSource | None = None  # the training datasets, decoded in memory if they fit
+
+    @property
+    def cached(self) -> bool:
+        return self.source is not None and self.source.cached
 
     def epoch_view(self, seed: int) -> EpochView:
         g = torch.Generator().manual_seed(seed)
@@ -87,22 +98,16 @@ class Pipeline:
         return EpochView(None, self.domain_a, self.domain_b, idx_a, idx_b)
 
     def train_loader(self, epoch: int, seed: int) -> DataLoader:
+        """Epoch ``epoch``'s batches in order; under data parallelism, this rank's share of each
+        (every rank sees the same global order, so the global batch is the 1-process batch)."""
         view = self.epoch_view(seed)
-        if self.world_size > 1:
-            from torch.utils.data import Subset
-
-            # Every rank sees the same global order; rank r takes a contiguous slice of each
-            # global batch, so the global batch equals the single-process batch.
-            per_rank = self.cfg.batch_size // self.world_size
-            keep = [i for i in range(len(view))
-                    if (i % self.cfg.batch_size) // per_rank == self.rank]
-            view = Subset(view, keep)  # type: ignore[assignment]
-            batch = per_rank
-        else:
-            batch = self.cfg.batch_size
+        source = self.source or TrainSource(self.pairs, self.domain_a, self.domain_b)  # type: ignore[arg-type]
+        batches = TrainBatches(source, view.idx_a, view.idx_b, seed=seed,
+                               batch_size=self.cfg.batch_size, rank=self.rank,
+                               world_size=self.world_size)
         return DataLoader(
-            view, batch_size=batch, shuffle=False, num_workers=self.cfg.num_workers,
-            generator=torch.Generator().manual_seed(seed), drop_last=False,
+            batches, batch_size=None, shuffle=False, num_workers=self.cfg.num_workers,
+            generator=torch.Generator().manual_seed(seed),
             pin_memory=torch.cuda.is_available() and self.cfg.device != "cpu",
         )
 
@@ -180,4 +185,7 @@ def build_pipeline(cfg: TrainConfig, *, skip_bad: bool = False) -> Pipeline:
         else:
             evaluation[split_name] = [_Single(DomainDataset(fa, size), "a"),
                                       _Single(DomainDataset(fb, size), "b")]
-    return Pipeline(cfg, pairs, domain_a, domain_b, evaluation, pairs_on_disk)
+    source = TrainSource(pairs, domain_a, domain_b)  # type: ignore[arg-type]
+    if cfg.cache_gib > 0:
+        source = cache_source(source, int(cfg.cache_gib * GIB), threads=os.cpu_count() or 1)
+    return Pipeline(cfg, pairs, domain_a, domain_b, evaluation, pairs_on_disk, source=source)

@@ -7,6 +7,7 @@ stores besides the config and history.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import random
 from dataclasses import dataclass, field
@@ -18,9 +19,12 @@ import torch
 from torch import nn
 
 from cg.config import TrainConfig
+from cg.distributed import SINGLE, DistInfo
+from cg.distributed import wrap as wrap_ddp
 from cg.errors import UserError
 from cg.runtime import autocast, eval_mode, seed_everything
 from cg.steps import ImagePool, Models, Optim, cyclegan_step, pix2pix_step
+from cg.sync_batchnorm import convert_sync_batchnorm
 
 
 @dataclass
@@ -182,8 +186,52 @@ def _python_restore(s: dict[str, Any]) -> tuple:
     return (s["version"], tuple(s["internal"]), s["gauss"])
 
 
-def build_session(cfg: TrainConfig, device: torch.device) -> Session:
-    """Models (seeded with ``cfg.seed``), optimisers and pools for ``cfg`` on ``device``."""
+class Logits(nn.Module):
+    """A discriminator seen through its logits: ``forward(x) = d.logits(x)``, so that
+    ``torch.compile`` and ``DistributedDataParallel``, which wrap ``forward``, cover them."""
+
+    def __init__(self, d: nn.Module) -> None:
+        super().__init__()
+        self.d = d
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.d.logits(x)
+
+
+class TrainDiscriminator(nn.Module):
+    """What the step functions call: ``logits(x)`` runs the wrapped (compiled, DDP) Logits."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def no_sync(self) -> contextlib.AbstractContextManager:
+        """DDP's ``no_sync`` (a forward whose weights get no gradient), else a no-op."""
+        no_sync = getattr(self.net, "no_sync", None)
+        return no_sync() if no_sync is not None else contextlib.nullcontext()
+
+
+def _train_view(models: Models, cfg: TrainConfig, device: torch.device,
+                info: DistInfo) -> Models:
+    """The callables the step uses: each model in DDP (several ranks), then compiled."""
+    def wrap(m: nn.Module | None, disc: bool) -> nn.Module | None:
+        if m is None:
+            return None
+        net = wrap_ddp(Logits(m) if disc else m, device, info,
+                       broadcast_buffers=not cfg.sync_batchnorm)
+        net = torch.compile(net) if cfg.compile else net
+        return TrainDiscriminator(net) if disc else net
+
+    return Models(wrap(models.g_ab, False), wrap(models.g_ba, False), wrap(models.d_a, True),
+                  wrap(models.d_b, True))
+
+
+def build_session(cfg: TrainConfig, device: torch.device, info: DistInfo = SINGLE) -> Session:
+    """Models (seeded with ``cfg.seed``), optimisers and pools for ``cfg`` on ``device``;
+    with several ranks (``info``), the models the step calls are DDP-wrapped."""
     from cg.models import build_discriminator, build_generator
 
     seed_everything(cfg.seed)
@@ -195,6 +243,9 @@ def build_session(cfg: TrainConfig, device: torch.device) -> Session:
         d_b = build_discriminator(cfg, in_channels=6 if pix2pix else 3)
         d_a = None if pix2pix else build_discriminator(cfg, in_channels=3)
     models = Models(g_ab, g_ba, d_a, d_b)
+    if info.enabled and cfg.sync_batchnorm:
+        models = Models(*(convert_sync_batchnorm(m, device) if m is not None else None
+                          for m in (models.g_ab, models.g_ba, models.d_a, models.d_b)))
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     for _, m in models.items():
         m.to(device=device, memory_format=fmt)
@@ -204,10 +255,8 @@ def build_session(cfg: TrainConfig, device: torch.device) -> Session:
     discs = models.discriminators()
     opt_d = adam([p for m in discs for p in m.parameters()]) if discs else None
     scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
-    train_models = models
-    if cfg.compile:
-        train_models = Models(*(torch.compile(m) if m is not None else None
-                                for m in (g_ab, g_ba, d_a, d_b)))
+    train_models = _train_view(models, cfg, device, info) if info.enabled or cfg.compile \
+        else models
     optim = Optim(opt_g, opt_d, scaler,
                   autocast=functools.partial(autocast, device, cfg.precision))
     pools = {"a": ImagePool(cfg.pool_size), "b": ImagePool(cfg.pool_size)}

@@ -96,6 +96,16 @@ def _set_requires_grad(modules: list[nn.Module], flag: bool) -> None:
             p.requires_grad_(flag)
 
 
+def _no_sync(modules: list[nn.Module]) -> contextlib.ExitStack:
+    """Forwards whose weights get no gradient (a frozen D in the G step): under DDP, tell each
+    wrapper not to expect a gradient sync (its ``no_sync``); else nothing."""
+    stack = contextlib.ExitStack()
+    for m in modules:
+        if hasattr(m, "no_sync"):
+            stack.enter_context(m.no_sync())
+    return stack
+
+
 def _backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, o: Optim) -> None:
     opt.zero_grad(set_to_none=True)
     if o.scaler is not None:
@@ -142,8 +152,9 @@ def cyclegan_step(
         if discs:
             assert m.d_a is not None and m.d_b is not None
             _set_requires_grad(discs, False)
-            loss_adv = adversarial_loss(m.d_b.logits(fake_b), True, cfg.gan_mode)
-            loss_adv = loss_adv + adversarial_loss(m.d_a.logits(fake_a), True, cfg.gan_mode)
+            with _no_sync(discs):
+                loss_adv = adversarial_loss(m.d_b.logits(fake_b), True, cfg.gan_mode)
+                loss_adv = loss_adv + adversarial_loss(m.d_a.logits(fake_a), True, cfg.gan_mode)
             loss_g = loss_g + cfg.lambda_adv * loss_adv
             out["loss_adv"] = loss_adv.detach()
     _backward_step(loss_g, o.g, o)
@@ -198,7 +209,9 @@ def pix2pix_step(
         loss_l1 = pix2pix_l1_loss(fake_b, real_b)
         loss_g = cfg.lambda_l1 * loss_l1
         if d is not None:
-            loss_adv = adversarial_loss(d.logits(torch.cat([real_a, fake_b], 1)), True, cfg.gan_mode)
+            with _no_sync([d]):
+                fake_logits = d.logits(torch.cat([real_a, fake_b], 1))
+            loss_adv = adversarial_loss(fake_logits, True, cfg.gan_mode)
             loss_g = loss_g + cfg.lambda_adv * loss_adv
             out["loss_adv"] = loss_adv.detach()
     _backward_step(loss_g, o.g, o)

@@ -8,6 +8,10 @@ Reproducibility: every epoch starts by reseeding all RNGs from ``(seed, epoch)``
 checkpoint restores models, optimisers, the image pools and the RNG states, so a run killed at
 any moment and resumed with ``--resume`` ends with the same weights and history (bitwise on the
 CPU; only the ``seconds`` column, a wall-clock time, differs).
+
+Under ``torchrun`` the same loop runs on every rank (:mod:`cg.distributed`): rank 0 alone
+touches the run folder and computes the validation metrics, and the epoch's training losses
+are averaged over the ranks.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 
 import torch
 
+from cg import distributed
 from cg.checkpoints import atomic_write_text, load_checkpoint, save_checkpoint
 from cg.config import (
     RESUME_MUTABLE,
@@ -35,7 +40,6 @@ from cg.config import (
 from cg.errors import UserError
 from cg.history import HISTORY_COLUMNS, read_history, write_history
 from cg.pipeline import Pipeline, build_pipeline
-from cg.runtime import resolve_device
 from cg.session import Session, build_session
 
 __all__ = ["HISTORY_COLUMNS", "train", "train_cli", "run_is_complete", "epoch_seed"]
@@ -106,7 +110,36 @@ def train(
     out = Path(out)
     if not cfg.data:
         raise UserError("no dataset given: pass --data DIR (make one with `cg synth NAME --out DIR`)")
+    info = distributed.init()
     cfg = _resolve_paired(validate(cfg))
+    distributed.check_batch(cfg.batch_size, info)
+    state = distributed.on_main(lambda: _start(out, cfg, resume), info)
+    pipeline = build_pipeline(cfg, skip_bad=skip_bad)
+    pipeline.rank, pipeline.world_size = info.rank, info.world_size
+    session = build_session(cfg, distributed.device_for(cfg.device, info), info)
+    history: list[dict[str, Any]] = []
+    start = 1
+    if state is not None:
+        session.load_state(state)
+        _load_rank_pools(session, state, info)
+        history = list(state.get("history") or [])
+        start = int(state["epoch"]) + 1
+    p = _paths(out)
+    if info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(p["config"], cfg.to_json() + "\n")
+        write_history(p["history"], history)
+    for epoch in range(start, cfg.epochs + 1):
+        row = _run_epoch(cfg, epoch, pipeline, session, out, progress and info.is_main, info)
+        history.append(row)
+        _save(cfg, epoch, session, history, out, info)
+    return pd.DataFrame(history, columns=_columns(history)) if history else pd.DataFrame(
+        columns=HISTORY_COLUMNS
+    )
+
+
+def _start(out: Path, cfg: TrainConfig, resume: bool | str) -> dict[str, Any] | None:
+    """The checks before a run starts or resumes (on rank 0); the checkpoint to resume from."""
     exists = _existing_run(out)
     if resume == "auto":
         resume = exists
@@ -114,28 +147,15 @@ def train(
         raise UserError(
             f"{out} already holds a run; continue it with --resume, or choose another --out"
         )
-    state: dict[str, Any] | None = None
-    if resume:
-        state = _load_resume_state(out, cfg)
-    pipeline = build_pipeline(cfg, skip_bad=skip_bad)
-    session = build_session(cfg, resolve_device(cfg.device))
-    history: list[dict[str, Any]] = []
-    start = 1
-    if state is not None:
-        session.load_state(state)
-        history = list(state.get("history") or [])
-        start = int(state["epoch"]) + 1
-    p = _paths(out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(p["config"], cfg.to_json() + "\n")
-    write_history(p["history"], history)
-    for epoch in range(start, cfg.epochs + 1):
-        row = _run_epoch(cfg, epoch, pipeline, session, out, progress)
-        history.append(row)
-        _save(cfg, epoch, session, history, out)
-    return pd.DataFrame(history, columns=_columns(history)) if history else pd.DataFrame(
-        columns=HISTORY_COLUMNS
-    )
+    return _load_resume_state(out, cfg) if resume else None
+
+
+def _load_rank_pools(session: Session, state: dict[str, Any], info: distributed.DistInfo) -> None:
+    """Each rank's own image pools, when the checkpoint has them for this many ranks."""
+    by_rank = state.get("pools_by_rank")
+    if info.enabled and by_rank and len(by_rank) == info.world_size:
+        for k, pool in session.pools.items():
+            pool.load_state_dict(by_rank[info.rank][k], session.device)
 
 
 def _columns(history: list[dict[str, Any]]) -> list[str]:
@@ -164,7 +184,8 @@ def _load_resume_state(out: Path, cfg: TrainConfig) -> dict[str, Any]:
 
 
 def _run_epoch(
-    cfg: TrainConfig, epoch: int, pipeline: Pipeline, session: Session, out: Path, progress: bool
+    cfg: TrainConfig, epoch: int, pipeline: Pipeline, session: Session, out: Path, progress: bool,
+    info: distributed.DistInfo = distributed.SINGLE,
 ) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
@@ -172,6 +193,8 @@ def _run_epoch(
 
     seed = epoch_seed(cfg.seed, epoch)
     seed_everything(seed)
+    if info.enabled:  # each rank its own dropout masks and pool draws
+        torch.manual_seed(epoch_seed(seed, info.rank + 1))
     lr = session.set_epoch_lr(epoch)
     started = time.perf_counter()
     loader = pipeline.train_loader(epoch, seed)
@@ -185,25 +208,41 @@ def _run_epoch(
             sums[k] = sums[k] + v if k in sums else v
         steps += 1
         if steps % 20 == 0:
-            means = {k: float(v.item()) / steps for k, v in sums.items()}
+            means = _means(sums, steps, info)
             _check_finite(means, epoch, out)
             bar.set_postfix({k.removeprefix("loss_"): f"{v:.3f}" for k, v in means.items()})
     bar.close()
     if steps == 0:
         raise UserError(f"epoch {epoch} had no training batches; is the training split empty?")
-    losses_mean = {k: float(v.item()) / steps for k, v in sums.items()}
+    losses_mean = _means(sums, steps, info)
     _check_finite(losses_mean, epoch, out)
-    row: dict[str, Any] = {c: None for c in HISTORY_COLUMNS}
-    row.update(epoch=epoch, lr=lr, **losses_mean)
-    row.update(session.evaluate(pipeline))
-    row.update(session.fid_columns(pipeline, epoch))
-    row["seconds"] = time.perf_counter() - started
-    session.write_samples(pipeline, _paths(out)["samples"] / f"epoch_{epoch:04d}.png")
+    row = distributed.on_main(
+        lambda: _epoch_row(cfg, epoch, lr, losses_mean, pipeline, session, out, started), info)
     if progress:
         shown = {k: row[k] for k in ("loss_g", "loss_d", "pixel_error_ab_val",
                                      "pixel_error_ba_val", "feedback_ab_val") if row.get(k) is not None}
         tqdm.write(f"epoch {epoch}/{cfg.epochs} ({row['seconds']:.1f}s) "
                    + " ".join(f"{k}={v:.4f}" for k, v in shown.items()))
+    return row
+
+
+def _means(sums: dict[str, torch.Tensor], steps: int, info: distributed.DistInfo
+           ) -> dict[str, float]:
+    """Mean loss per step over every rank (each rank's losses are its share's means)."""
+    total = distributed.all_reduce_sums(sums, info)
+    return {k: float(v.item()) / (steps * info.world_size) for k, v in total.items()}
+
+
+def _epoch_row(cfg: TrainConfig, epoch: int, lr: float, losses: dict[str, float],
+               pipeline: Pipeline, session: Session, out: Path, started: float
+               ) -> dict[str, Any]:
+    """The epoch's history row: losses, then the metrics (R5), FID and samples (rank 0)."""
+    row: dict[str, Any] = {c: None for c in HISTORY_COLUMNS}
+    row.update(epoch=epoch, lr=lr, **losses)
+    row.update(session.evaluate(pipeline))
+    row.update(session.fid_columns(pipeline, epoch))
+    row["seconds"] = time.perf_counter() - started
+    session.write_samples(pipeline, _paths(out)["samples"] / f"epoch_{epoch:04d}.png")
     return row
 
 
@@ -218,15 +257,26 @@ def _check_finite(values: dict[str, float], epoch: int, out: Path) -> None:
 
 
 def _save(
-    cfg: TrainConfig, epoch: int, session: Session, history: list[dict[str, Any]], out: Path
+    cfg: TrainConfig, epoch: int, session: Session, history: list[dict[str, Any]], out: Path,
+    info: distributed.DistInfo = distributed.SINGLE,
 ) -> None:
-    p = _paths(out)
-    payload = {"config": cfg.to_dict(), "epoch": epoch, "history": history,
-               **session.state_dict()}
-    save_checkpoint(p["last"], payload)
-    if cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
-        save_checkpoint(p["last"].parent / f"epoch_{epoch:04d}.pt", payload)
-    write_history(p["history"], history)
+    """Rank 0 writes the checkpoint and history (with every rank's image pools); a barrier
+    after, so no rank runs ahead of a save."""
+    pools = None
+    if info.enabled and cfg.pool_size:
+        pools = distributed.gather_to_main({k: p.state_dict() for k, p in session.pools.items()},
+                                           info)
+    if info.is_main:
+        p = _paths(out)
+        payload = {"config": cfg.to_dict(), "epoch": epoch, "history": history,
+                   **session.state_dict()}
+        if pools is not None:
+            payload["pools_by_rank"] = pools
+        save_checkpoint(p["last"], payload)
+        if cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
+            save_checkpoint(p["last"].parent / f"epoch_{epoch:04d}.pt", payload)
+        write_history(p["history"], history)
+    distributed.barrier(info)
 
 
 def train_cli(
@@ -238,22 +288,35 @@ def train_cli(
     skip_bad: bool,
     progress: bool,
 ) -> None:
-    """``cg train``: build the config from preset + flags (or the run's own config on resume)."""
+    """``cg train``: build the config from preset + flags (or the run's own config on resume).
+
+    Under torchrun every rank runs this; rank 0 reads the run folder and prints.
+    """
     out_path = Path(out)
-    if resume:
-        p = _paths(out_path)
-        if not p["last"].is_file():
-            raise UserError(f"nothing to resume in {out_path}: {p['last']} does not exist")
-        saved = load_checkpoint(p["last"])["config"]
-        if preset and preset != saved.get("preset"):
-            raise UserError(f"cannot resume {out_path} with --preset {preset}: it was started "
-                            f"with preset {saved.get('preset') or 'none'!r}")
-        cfg = validate(config_from_dict({**saved, **overrides}))
-    else:
-        cfg = make_config(preset, **overrides)
-    history = train(cfg, out_path, resume=resume, skip_bad=skip_bad, progress=progress)
+    info = distributed.init()
+    try:
+        if resume:
+            saved = distributed.on_main(lambda: _saved_config(out_path), info)
+            if preset and preset != saved.get("preset"):
+                raise UserError(f"cannot resume {out_path} with --preset {preset}: it was "
+                                f"started with preset {saved.get('preset') or 'none'!r}")
+            cfg = validate(config_from_dict({**saved, **overrides}))
+        else:
+            cfg = make_config(preset, **overrides)
+        history = train(cfg, out_path, resume=resume, skip_bad=skip_bad, progress=progress)
+    finally:
+        distributed.teardown()
+    if not info.is_main:
+        return
     print(f"run folder: {out_path} ({len(history)} epochs in history.csv)")
     if len(history):
         last = history.iloc[-1].dropna().to_dict()
         print("last epoch: " + json.dumps({k: round(v, 6) if isinstance(v, float) else v
                                            for k, v in last.items()}))
+
+
+def _saved_config(out: Path) -> dict[str, Any]:
+    last = _paths(out)["last"]
+    if not last.is_file():
+        raise UserError(f"nothing to resume in {out}: {last} does not exist")
+    return load_checkpoint(last)["config"]

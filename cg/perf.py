@@ -1,0 +1,189 @@
+"""Measurement primitives for ``cg bench``: medians of timed calls, FLOP counts, peak memory,
+and the machine's own ceilings measured in the same process.
+
+- **Time**: ``warmup`` untimed calls, then ``repeats`` timed ones; the device is synchronised
+  around each timed call (``torch.cuda.synchronize``), so a time is the whole call's.
+- **FLOPs**: :class:`torch.utils.flop_counter.FlopCounterMode` on one call (a multiply-add is
+  2 FLOPs; convolution backward = grad input + grad weight).
+- **Peak memory**: on CUDA ``torch.cuda.max_memory_allocated`` (tensors only, not the caching
+  allocator's reserve); on the CPU the process's peak resident set size (``VmHWM`` of
+  ``/proc/self/status``, reset through ``/proc/self/clear_refs`` before the measured block), so
+  it includes the interpreter and libraries (about 0.4 GiB) as well as every tensor alive.
+- **Ceilings**: fp32 (and bf16) 2048x2048 matmul, ``2 n^3`` FLOPs; a 3x3 convolution, batch 16,
+  64 -> 64 channels, 64x64, forward + backward (``3 x 2 N C_out H W C_in 9`` FLOPs) in fp32
+  NCHW, fp32 channels_last, bf16 autocast, and bf16 autocast with channels_last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import resource
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from cg.runtime import autocast
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_calls(
+    fn: Callable[[], Any], device: torch.device, *, warmup: int, repeats: int
+) -> list[float]:
+    """Seconds of each of ``repeats`` calls of ``fn`` after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """FLOPs of one call of ``fn`` as :class:`FlopCounterMode` counts them."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def _status_bytes(field: str) -> int | None:
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap back to the OS (glibc ``malloc_trim``)."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+class PeakMemory:
+    """``with PeakMemory(device) as m: ...`` then ``m.peak_bytes`` and ``m.kind``."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.peak_bytes = 0
+        self.kind = ""
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.kind = "cuda max_memory_allocated"
+        else:
+            try:
+                _CLEAR_REFS.write_text("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
+                self.kind = "process peak RSS (VmHWM)"
+            except OSError:
+                self.kind = "process peak RSS since start (ru_maxrss)"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.device.type == "cuda":
+            self.peak_bytes = int(torch.cuda.max_memory_allocated(self.device))
+            return
+        hwm = _status_bytes("VmHWM") if "VmHWM" in self.kind else None
+        self.peak_bytes = hwm or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+@contextlib.contextmanager
+def _precision(device: torch.device, precision: str) -> Iterator[None]:
+    with autocast(device, precision):
+        yield
+
+
+def matmul_ceiling(
+    device: torch.device,
+    *,
+    n: int = 2048,
+    dtype: torch.dtype = torch.float32,
+    warmup: int = 2,
+    repeats: int = 7,
+) -> dict[str, float]:
+    """GFLOP/s of an ``n x n`` by ``n x n`` matmul in ``dtype`` (median)."""
+    g = torch.Generator(device="cpu").manual_seed(0)
+    a = torch.randn(n, n, generator=g).to(device, dtype)
+    b = torch.randn(n, n, generator=g).to(device, dtype)
+    seconds = median(time_calls(lambda: a @ b, device, warmup=warmup, repeats=repeats))
+    return {"gflops": 2 * n**3 / seconds / 1e9, "seconds": seconds}
+
+
+def conv_ceiling(
+    device: torch.device,
+    *,
+    precision: str = "fp32",
+    channels_last: bool = False,
+    batch: int = 16,
+    channels: int = 64,
+    size: int = 64,
+    warmup: int = 2,
+    repeats: int = 7,
+) -> dict[str, float]:
+    """GFLOP/s of a 3x3 convolution's forward and backward (grad input and grad weight)."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    g = torch.Generator(device="cpu").manual_seed(0)
+    conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False).to(device, memory_format=fmt)
+    x = torch.randn(batch, channels, size, size, generator=g).to(device, memory_format=fmt)
+    x.requires_grad_(True)
+
+    def step() -> None:
+        with _precision(device, precision):
+            y = conv(x)
+        y.backward(torch.ones_like(y))
+        conv.weight.grad = x.grad = None
+
+    flops = count_flops(step)
+    seconds = median(time_calls(step, device, warmup=warmup, repeats=repeats))
+    return {"gflops": flops / seconds / 1e9, "seconds": seconds, "gflop": flops / 1e9}
+
+
+def ceilings(device: torch.device, *, quick: bool = False) -> dict[str, dict[str, float]]:
+    """The machine's ceilings, keyed ``matmul_fp32``, ``matmul_bf16``, ``conv_fp32_nchw``,
+    ``conv_fp32_cl``, ``conv_bf16_nchw``, ``conv_bf16_cl`` (``quick``: small shapes)."""
+    mm = {"n": 256, "warmup": 1, "repeats": 3} if quick else {}
+    cv = {"batch": 2, "channels": 16, "size": 32, "warmup": 1, "repeats": 3} if quick else {}
+    out = {
+        "matmul_fp32": matmul_ceiling(device, **mm),
+        "matmul_bf16": matmul_ceiling(device, dtype=torch.bfloat16, **mm),
+    }
+    for precision in ("fp32", "bf16"):
+        for layout, cl in (("nchw", False), ("cl", True)):
+            out[f"conv_{precision}_{layout}"] = conv_ceiling(
+                device, precision=precision, channels_last=cl, **cv
+            )
+    return out
+
+
+def ceiling_key(precision: str, channels_last: bool) -> str:
+    """The conv ceiling a training variant is compared with (fp16 uses the bf16 one)."""
+    p = "fp32" if precision == "fp32" else "bf16"
+    return f"conv_{p}_{'cl' if channels_last else 'nchw'}"
