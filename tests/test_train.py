@@ -414,3 +414,62 @@ def test_info_describes_a_run(datasets, tmp_path, capsys):
     assert "epochs completed: 1" in out and "model g_ab" in out and "parameters" in out
     with open(run / "history.csv", newline="") as f:
         assert next(csv.reader(f))[: len(HISTORY_COLUMNS)] == list(HISTORY_COLUMNS)
+
+
+def test_fid_every_adds_columns_and_caches_real_statistics(datasets, tmp_path, monkeypatch):
+    """--fid-every: FID columns in the history; the real statistics are computed once."""
+    from cg import fid as fid_module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    calls = []
+    original = fid_module.FeatureStats.of
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(fid_module.FeatureStats, "of", staticmethod(counting))
+    run = tmp_path / "run"
+    assert (
+        cg(
+            "train",
+            "--data",
+            datasets["face2simpson"],
+            "--out",
+            run,
+            "--epochs",
+            "2",
+            "--fid-every",
+            "1",
+            "--max-val-images",
+            "3",
+            *TINY,
+        )
+        == 0
+    )
+    rows = history(run)
+    for row in rows:
+        assert row["fid_ab_val"] > 0 and row["fid_ba_val"] > 0
+    assert len(calls) == 2  # the real sets (A and B) once each, not every epoch
+    cached = list((tmp_path / "cache" / "cg" / "fid").glob("fid-*.pt"))
+    assert len(cached) == 2
+    # another run on the same data reads them from the disk cache
+    assert (
+        cg(
+            "train",
+            "--data",
+            datasets["face2simpson"],
+            "--out",
+            tmp_path / "run2",
+            "--epochs",
+            "1",
+            "--fid-every",
+            "1",
+            "--max-val-images",
+            "3",
+            *TINY,
+        )
+        == 0
+    )
+    assert len(calls) == 2
+    assert history(tmp_path / "run2")[0]["fid_ab_val"] > 0
