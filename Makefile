@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= default
+DATA_ROOT ?=
 
 .PHONY: install test test-fast report lint format clean
 
@@ -23,8 +24,10 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not browser" tests
 
+# `make report` = the default profile on the built-in data; PROFILE=smoke|default|full,
+# DATA_ROOT=DIR (holding cityscapes/, edges2shoes/, face2simpson/) for the real datasets.
 report: install
-	$(BIN)/cg report --profile $(PROFILE)
+	$(BIN)/cg report --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
 
 lint: install
 	$(BIN)/ruff check cg tests notebooks

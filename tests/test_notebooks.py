@@ -1,0 +1,208 @@
+"""The report notebooks: their shape (one parameters cell, no logic, clean committed outputs),
+the profiles, and the whole report run under papermill with the smoke profile."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from PIL import Image
+
+from cg import report
+from cg.cli import main
+from cg.errors import UserError
+from cg.figures import FIGURES
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+MINE = ("architecture", "cityscapes", "edges2shoes", "face2simpson")
+
+
+def _read(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(str(NOTEBOOKS / f"{name}.ipynb"), as_version=4)
+
+
+def _tags(cell) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+@pytest.mark.parametrize("name", MINE)
+def test_notebook_has_one_commented_parameters_cell_and_no_logic(name):
+    nb = _read(name)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    params = [c for c in nb.cells if "parameters" in _tags(c)]
+    assert len(params) == 1
+    lines = params[0].source.splitlines()
+    assigned = [i for i, ln in enumerate(lines) if "=" in ln and not ln.startswith("#")]
+    assert assigned
+    for i in assigned:  # a comment on the line or just above it
+        assert "#" in lines[i] or lines[i - 1].startswith("#"), lines[i]
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            assert not isinstance(
+                node,
+                (ast.FunctionDef, ast.ClassDef, ast.Lambda, ast.For, ast.While, ast.comprehension),
+            ), cell.source
+
+
+@pytest.mark.parametrize("name", MINE)
+def test_committed_outputs_are_only_checked_cells_and_machine_free(name):
+    nb = _read(name)
+    checked = [c for c in nb.cells if "nbval-check-output" in _tags(c)]
+    assert checked
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if "nbval-check-output" in _tags(cell):
+            assert cell.outputs, "checked cells carry their expected output"
+        else:
+            assert not cell.outputs
+    text = json.dumps([c.get("outputs", []) for c in nb.cells])
+    assert not re.search(r"/(work|home|tmp|root|Users)/", text)
+
+
+def test_profiles_load_and_only_name_declared_parameters():
+    import papermill as pm
+
+    declared = {n: set(pm.inspect_notebook(str(NOTEBOOKS / f"{n}.ipynb"))) for n in MINE}
+    everything = set().union(*declared.values())
+    for profile in report.PROFILES:
+        params = report.load_profile(profile, REPO)
+        for name in MINE:
+            assert set(params[name]) <= everything, (profile, set(params[name]) - everything)
+            for key in ("runs_dir", "figures_dir", "cache_dir"):
+                if key in params[name]:
+                    assert Path(params[name][key]).is_absolute()
+    assert report.load_profile("default", REPO)["cityscapes"]["figures_dir"] == str(
+        REPO / "figures"
+    )
+    assert report.load_profile("smoke", REPO)["cityscapes"]["figures_dir"] != str(REPO / "figures")
+
+
+def test_profile_and_data_root_errors(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        report.load_profile("nope", REPO)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("notebooks:\n  nosuch: {epochs: 1}\n")
+    with pytest.raises(UserError, match="unknown notebook"):
+        report.load_profile(str(bad), REPO)
+    (tmp_path / "ds" / "train").mkdir(parents=True)
+    with pytest.raises(UserError, match="is itself a dataset"):
+        report.data_roots(tmp_path / "ds", None)
+    with pytest.raises(UserError, match="holds none of"):
+        report.data_roots(tmp_path, None)
+    with pytest.raises(UserError, match="unknown dataset"):
+        report.data_roots(None, {"horses": str(tmp_path)})
+    (tmp_path / "edges2shoes").mkdir()
+    assert report.data_roots(tmp_path, None) == {"edges2shoes": str(tmp_path / "edges2shoes")}
+
+
+def test_cli_report_errors_are_one_line(tmp_path, capsys):
+    assert main(["report", "--profile", "nope", "--root", str(REPO)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: profile") and err.count("\n") == 1
+    assert main(["report", "-p", "epochs", "--root", str(REPO)]) == 2
+    assert "expected KEY=VALUE" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """The whole report with the smoke profile, everything written under a temporary folder."""
+    tmp = tmp_path_factory.mktemp("report")
+    dirs = {k: str(tmp / k) for k in ("cache_dir", "runs_dir", "figures_dir")}
+    html = report.report(
+        "smoke", root=REPO, overrides=dirs, out_dir=tmp / "reports", progress=False
+    )
+    return tmp, html
+
+
+def test_smoke_report_writes_every_figure(smoke):
+    tmp, _ = smoke
+    for fig in FIGURES:
+        path = tmp / "figures_dir" / fig.file
+        assert path.is_file(), fig.file
+        with Image.open(path) as im:
+            assert im.format == "PNG" and min(im.size) >= 32
+
+
+def test_smoke_report_records_finite_metrics(smoke):
+    tmp, _ = smoke
+    runs = sorted((tmp / "runs_dir").iterdir())
+    assert [r.name.rsplit("-", 1)[0] for r in runs] == [
+        "cityscapes-adv",
+        "cityscapes-cycle_only",
+        "cityscapes-noadv",
+        "edges2shoes-adv",
+        "edges2shoes-noadv",
+        "face2simpson-adv",
+    ]
+    for run in runs:
+        history = pd.read_csv(run / "history.csv")
+        assert len(history) == 2
+        adversarial = not run.name.split("-")[1].startswith(("noadv", "cycle"))
+        paired = not run.name.startswith("face2simpson")
+        expected = ["loss_g", "loss_cycle", "identity_ab_val", "identity_ba_val"]
+        expected += ["pixel_error_ab_val", "pixel_error_ba_val"] if paired else []
+        expected += ["feedback_ab_val", "feedback_ba_train", "loss_d"] if adversarial else []
+        for col in expected:
+            assert history[col].notna().all(), (run.name, col)
+        for col in history.columns:
+            values = pd.to_numeric(history[col], errors="coerce").dropna()
+            assert all(math.isfinite(v) for v in values), (run.name, col)
+
+
+def test_smoke_report_html_has_captions_tables_and_no_code(smoke):
+    tmp, html = smoke
+    text = html.read_text(encoding="utf-8")
+    positions = [text.find(f"<b>{fig.label}.</b>") for fig in FIGURES[:20]]
+    assert all(p > 0 for p in positions) and positions == sorted(positions)
+    assert text.count("data:image/png;base64,") >= len(FIGURES)
+    assert "does not hold" in text or "holds" in text
+    assert "experiments.experiment(" not in text and "Traceback" not in text
+    assert "6.55" in text  # the survey section (R8)
+    for name in report.NOTEBOOKS:
+        nb = nbformat.read(str(tmp / "reports" / f"{name}.ipynb"), as_version=4)
+        errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+        assert not errors, name
+
+
+def test_report_runs_the_same_notebook_on_a_user_folder(smoke, tmp_path):
+    """--data-root: the cityscapes notebook, unchanged, on a pix2pix folder of 48 px pairs."""
+    from cg.data import synthesize
+
+    synthesize("cityscapes", tmp_path / "data" / "cityscapes", size=48, n_train=6, n_val=3)
+    tmp, _ = smoke
+    args = [
+        "report",
+        "--profile",
+        "smoke",
+        "--root",
+        str(REPO),
+        "--only",
+        "cityscapes",
+        "--data-root",
+        str(tmp_path / "data"),
+        "--out",
+        str(tmp_path / "reports"),
+        "--no-progress",
+        "-p",
+        "n_train=0",
+        "-p",
+        "n_val=0",
+    ]
+    for key in ("runs_dir", "figures_dir"):
+        args += ["-p", f"{key}={tmp_path / key}"]
+    assert main(args) == 0
+    nb = nbformat.read(str(tmp_path / "reports" / "cityscapes.ipynb"), as_version=4)
+    shown = json.dumps([c.get("outputs", []) for c in nb.cells])
+    assert "folder cityscapes" in shown and "training pairs" in shown
+    assert (tmp_path / "figures_dir" / "fig09_cityscapes_city_adv.png").is_file()
+    assert (tmp_path / "reports" / "report.html").is_file()
