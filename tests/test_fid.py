@@ -278,7 +278,8 @@ def test_compute_fid_of_folders_equals_torchmetrics_standard_path(
     from cg.data import load_rgb
 
     real = _folder(tmp_path / "real", 8, 64, "real", seed=0)
-    fake = _folder(tmp_path / "fake", 6, 64, "fake", seed=1)
+    fake = _folder(tmp_path / "fake", 3, 64, "fake", seed=1)
+    _folder(tmp_path / "fake" / "smaller", 3, 48, "fake", seed=2)  # sizes may differ
     result = compute_fid(real, fake, kid=True, batch_size=4)
     assert (result.n_real, result.n_fake) == (8, 6)
     assert (
@@ -286,15 +287,21 @@ def test_compute_fid_of_folders_equals_torchmetrics_standard_path(
         and "torchmetrics" in result.implementation
     )
 
-    def images(folder: Path) -> torch.Tensor:
-        return torch.stack([load_rgb(p) for p in sorted(folder.rglob("*.png"))])
+    def batches(folder: Path) -> list[torch.Tensor]:
+        """The folder's images, one batch per image size."""
+        by_size: dict[tuple[int, ...], list[torch.Tensor]] = {}
+        for path in sorted(folder.rglob("*.png")):
+            img = load_rgb(path)
+            by_size.setdefault(tuple(img.shape), []).append(img)
+        return [torch.stack(imgs) for imgs in by_size.values()]
 
     fid = FrechetInceptionDistance(feature=InceptionFeatures(network))
     kid = KernelInceptionDistance(feature=InceptionFeatures(network), subset_size=6)
     with torch.inference_mode():
         for metric in (fid, kid):
-            metric.update(images(real), real=True)
-            metric.update(images(fake), real=False)
+            for is_real, folder in ((True, real), (False, fake)):
+                for batch in batches(folder):
+                    metric.update(batch, real=is_real)
     assert result.fid == pytest.approx(float(fid.compute()), rel=1e-4)
     torch.manual_seed(KID_SEED)
     kid_mean, kid_std = kid.compute()
@@ -452,7 +459,7 @@ def test_cli_fid_prints_values_and_what_was_used(tmp_path, torch_home, capsys) -
     out = capsys.readouterr().out
     import torchmetrics
 
-    assert "FID  " in out and "KID  " in out and " ± " in out
+    assert "FID  " in out and "KID  " in out and " ± " in out and "100 subsets of 3 images" in out
     assert "images  real 4, fake 3" in out
     assert "resize  32x32 (bicubic, antialiased), then 299x299 (TensorFlow-1 bilinear" in out
     assert f"torchmetrics {torchmetrics.__version__}" in out
