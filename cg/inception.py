@@ -18,6 +18,7 @@ features agree to 6e-7 (tests/test_fid.py).
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -83,7 +84,9 @@ def _is_torchscript(path: Path) -> bool:
 
 def _load_graph(path: Path) -> torch.jit.ScriptModule:
     try:
-        net = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # "torch.jit.load is deprecated"
+            net = torch.jit.load(str(path), map_location="cpu")
     except Exception as e:  # noqa: BLE001 - any failure here is a bad file for the user
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise UserError(f"cannot load the TorchScript FID network {path}: {first[:300]}") from None
