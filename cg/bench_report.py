@@ -106,7 +106,7 @@ def format_table(result: dict[str, Any]) -> str:
                 f"{d['num_workers']} workers"
             )
             lines.append(f"{name:<28}{d['images_per_s']:>10.1f}{d['setup_s']:>9.2f}")
-        lines += _data_ratio(result), ""
+        lines += [*_data_ratio(result), ""]
     tr = result.get("translate")
     if tr:
         lines += [
@@ -158,7 +158,8 @@ def bench_cli(args: Any) -> None:
         log=lambda msg: print(f"... {msg}", file=sys.stderr, flush=True),
     )
     result["reference"] = REFERENCE
-    print(format_table(result), end="")
     if args.out:
         atomic_write_text(Path(args.out), json.dumps(result, indent=2) + "\n")
+    print(format_table(result), end="")
+    if args.out:
         print(f"wrote {args.out}")

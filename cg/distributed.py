@@ -19,6 +19,7 @@ Without those variables (``WORLD_SIZE`` unset or 1) everything here is a no-op.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -161,6 +162,8 @@ def wrap(
     if not info.enabled:
         return module
     ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(
-        module, device_ids=ids, broadcast_buffers=broadcast_buffers
-    )
+    ddp = nn.parallel.DistributedDataParallel
+    # Newer torch renamed the runtime buffer broadcast; either way it starts from rank 0's.
+    renamed = "forward_sync_buffers" in inspect.signature(ddp.__init__).parameters
+    sync = {"forward_sync_buffers" if renamed else "broadcast_buffers": broadcast_buffers}
+    return ddp(module, device_ids=ids, **sync)
