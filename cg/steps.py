@@ -11,15 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cg.config import TrainConfig
 from cg.losses import (
     adversarial_loss,
     classic_identity_loss,
-    cycle_loss,
     discriminator_loss,
-    paired_identity_loss,
     pix2pix_l1_loss,
 )
 
@@ -106,14 +105,22 @@ def _no_sync(modules: list[nn.Module]) -> contextlib.ExitStack:
     return stack
 
 
-def _backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, o: Optim) -> None:
-    opt.zero_grad(set_to_none=True)
+def _backward(loss: torch.Tensor, o: Optim) -> None:
+    """``loss.backward()``, scaled by the GradScaler when there is one (fp16)."""
+    (o.scaler.scale(loss) if o.scaler is not None else loss).backward()
+
+
+def _optimizer_step(opt: torch.optim.Optimizer, o: Optim) -> None:
     if o.scaler is not None:
-        o.scaler.scale(loss).backward()
         o.scaler.step(opt)
     else:
-        loss.backward()
         opt.step()
+
+
+def _backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, o: Optim) -> None:
+    opt.zero_grad(set_to_none=True)
+    _backward(loss, o)
+    _optimizer_step(opt, o)
 
 
 def cyclegan_step(
@@ -129,48 +136,64 @@ def cyclegan_step(
         fake_b = G_AB(A), rec_a = G_BA(fake_b), fake_a = G_BA(B), rec_b = G_AB(fake_a)
         L_G = 10 L_cyc + 5 L_idt + 1 (L_adv(D_B(fake_b), real) + L_adv(D_A(fake_a), real))
         L_D = L_D_A + L_D_B, each (L_adv(D(real), real) + L_adv(D(pool(fake)), fake)) / 2
+
+    ``L_G`` is a sum of a term of the A -> B -> A chain (``|rec_a - A|``, ``|fake_b - B|``,
+    ``D_B(fake_b)``) and one of the B -> A -> B chain (and, for the classic identity loss, one of
+    ``G_AB(B)``, ``G_BA(A)``). Each chain is built and backpropagated before the next one (the
+    reference's order of forward passes), so only one chain's activations are alive at a time:
+    the same forward passes, gradients and losses, at about half the peak memory. Likewise
+    ``L_D_B`` then ``L_D_A``. Under DDP only the last backward of each optimiser syncs.
     """
     assert m.g_ba is not None
-    out: dict[str, torch.Tensor] = {}
     discs = m.discriminators()
-    with o.autocast():
-        fake_b = m.g_ab(real_a)
-        fake_a = m.g_ba(real_b)
-        rec_a = m.g_ba(fake_b)
-        rec_b = m.g_ab(fake_a)
-        loss_cycle = cycle_loss(real_a, rec_a, real_b, rec_b)
-        loss_g = cfg.lambda_cycle * loss_cycle
-        if cfg.identity == "paired":
-            loss_idt = paired_identity_loss(fake_b, real_b, fake_a, real_a)
-        elif cfg.identity == "classic":
+    _set_requires_grad(discs, False)
+    o.g.zero_grad(set_to_none=True)
+    chains = [(real_a, real_b, m.g_ab, m.g_ba, m.d_b), (real_b, real_a, m.g_ba, m.g_ab, m.d_a)]
+    cycle, identity, adv, fakes = [], [], [], []
+    for i, (x, y, g_xy, g_yx, d_y) in enumerate(chains):
+        last = i == 1 and cfg.identity != "classic"
+        with _no_sync([] if last else m.generators()), o.autocast():
+            fake = g_xy(x)
+            cycle.append(F.l1_loss(g_yx(fake), x))  # |rec_x - x|_1, a term of cycle_loss
+            loss = cfg.lambda_cycle * cycle[-1]
+            if cfg.identity == "paired":  # |G_XY(x) - y|_1, a term of paired_identity_loss
+                identity.append(F.l1_loss(fake, y))
+                loss = loss + cfg.lambda_identity * identity[-1]
+            if d_y is not None:
+                with _no_sync([d_y]):
+                    adv.append(adversarial_loss(d_y.logits(fake), True, cfg.gan_mode))
+                loss = loss + cfg.lambda_adv * adv[-1]
+        _backward(loss, o)
+        fakes.append(fake.detach())
+    if cfg.identity == "classic":
+        with o.autocast():
             loss_idt = classic_identity_loss(m.g_ab(real_b), real_b, m.g_ba(real_a), real_a)
-        else:
-            loss_idt = None
-        if loss_idt is not None:
-            loss_g = loss_g + cfg.lambda_identity * loss_idt
-            out["loss_identity"] = loss_idt.detach()
-        if discs:
-            assert m.d_a is not None and m.d_b is not None
-            _set_requires_grad(discs, False)
-            with _no_sync(discs):
-                loss_adv = adversarial_loss(m.d_b.logits(fake_b), True, cfg.gan_mode)
-                loss_adv = loss_adv + adversarial_loss(m.d_a.logits(fake_a), True, cfg.gan_mode)
-            loss_g = loss_g + cfg.lambda_adv * loss_adv
-            out["loss_adv"] = loss_adv.detach()
-    _backward_step(loss_g, o.g, o)
-    out["loss_g"] = loss_g.detach()
-    out["loss_cycle"] = loss_cycle.detach()
+        _backward(cfg.lambda_identity * loss_idt, o)
+        identity = [loss_idt]
+    _optimizer_step(o.g, o)
+    out: dict[str, torch.Tensor] = {"loss_cycle": (cycle[0] + cycle[1]).detach()}
+    loss_g = cfg.lambda_cycle * out["loss_cycle"]
+    if identity:
+        out["loss_identity"] = sum(identity[1:], identity[0]).detach()
+        loss_g = loss_g + cfg.lambda_identity * out["loss_identity"]
+    if discs:
+        out["loss_adv"] = (adv[0] + adv[1]).detach()
+        loss_g = loss_g + cfg.lambda_adv * out["loss_adv"]
+    out["loss_g"] = loss_g
     if discs:
         assert m.d_a is not None and m.d_b is not None and o.d is not None
         _set_requires_grad(discs, True)
-        with o.autocast():
-            fb = pools["b"].query(fake_b.detach())
-            fa = pools["a"].query(fake_a.detach())
-            loss_d_b = discriminator_loss(m.d_b.logits(real_b), m.d_b.logits(fb), cfg.gan_mode)
-            loss_d_a = discriminator_loss(m.d_a.logits(real_a), m.d_a.logits(fa), cfg.gan_mode)
-            loss_d = loss_d_a + loss_d_b
-        _backward_step(loss_d, o.d, o)
-        out["loss_d"] = loss_d.detach()
+        o.d.zero_grad(set_to_none=True)
+        fake_b, fake_a = fakes
+        loss_d = []
+        for d, real, fake, pool in ((m.d_b, real_b, fake_b, "b"), (m.d_a, real_a, fake_a, "a")):
+            with o.autocast():
+                logits_real = d.logits(real)
+                logits_fake = d.logits(pools[pool].query(fake))
+                loss_d.append(discriminator_loss(logits_real, logits_fake, cfg.gan_mode))
+            _backward(loss_d[-1], o)
+        _optimizer_step(o.d, o)
+        out["loss_d"] = (loss_d[1] + loss_d[0]).detach()
     if o.scaler is not None:
         o.scaler.update()
     return out
