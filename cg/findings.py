@@ -9,7 +9,7 @@ Two image statistics, both in [0, 1] pixel units:
 - detail ``D(X) = mean over images of mean(|x[i, j+1] - x[i, j]|) + mean(|x[i+1, j] - x[i, j]|)``
   (mean gradient magnitude; blurry images have little), and the *detail ratio*
   ``D(generated) / D(real images of the target domain)``: 1 means as much fine structure as real
-  images, below 1 blurrier;
+  images, below 1 blurrier (a crude proxy: noise and artefacts raise it as well);
 - the data's own distance ``mean |A - B|`` over validation pairs: what a generator that
   translates correctly changes, against which the cycle-only collapse (R2) is measured.
 """
@@ -137,7 +137,8 @@ def paired(noadv: Run, adv: Run, cycle_only: Run | None = None) -> pd.DataFrame:
         _row(
             f"R9.2 {_PHOTO_TASK.get(name, p)}: only the adversarial model invents detail",
             "detail ratio (gradient magnitude of outputs / of real images, validation) is "
-            "higher with adv. than without",
+            "higher with adv. than without (a crude proxy: artefacts count as detail too, so "
+            "look at the samples)",
             f"with adv. {a_det:.3f}, without adv. {n_det:.3f}",
             a_det > n_det,
         )

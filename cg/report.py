@@ -1,17 +1,10 @@
 """``cg report``: run every notebook with papermill and assemble one HTML report.
 
-The notebooks (:data:`NOTEBOOKS`, in the report's order) each have one cell tagged
-``parameters``. A *profile* (``params/<name>.yaml``) gives their values::
-
-    parameters:            # for every notebook (each receives only those it declares)
-      image_size: 64
-      runs_dir: runs/report    # keys ending in _dir or _root are paths, relative to the root
-    notebooks:             # per-notebook values, over the common ones
-      architecture: {image_size: 256}
-
-Each notebook is executed into ``reports/<name>.ipynb``; then all of them are joined into one
-self-contained ``reports/report.html`` (code hidden, images embedded, progress output left
-out). ``--data-root DIR`` points the dataset notebooks at ``DIR/<dataset>`` (the layout
+The notebooks (:data:`~cg.profiles.NOTEBOOKS`, in the report's order) each have one cell
+tagged ``parameters``; a profile (:mod:`cg.profiles`) gives their values. Each notebook is
+executed into ``reports/<name>.ipynb``; then all of them are joined into one self-contained
+``reports/report.html`` (code hidden, images embedded, progress output left out).
+``--data-root DIR`` points the dataset notebooks at ``DIR/<dataset>`` (the layout
 ``cg data download`` writes); ``--data NAME=DIR`` at one folder each.
 """
 
@@ -26,80 +19,7 @@ from typing import Any
 
 from cg.checkpoints import atomic_write_text
 from cg.errors import UserError
-
-#: The notebooks in the report's order (figures 1-2, 3-9 and A1, 10-16, 17-20, tables R8).
-NOTEBOOKS = ("architecture", "cityscapes", "edges2shoes", "face2simpson", "survey")
-#: The notebooks that take a dataset (``data_root``), by dataset name.
-DATASETS = ("cityscapes", "edges2shoes", "face2simpson")
-PROFILES = ("smoke", "default", "full")
-
-
-def load_profile(profile: str, root: str | Path = ".") -> dict[str, dict[str, Any]]:
-    """``{notebook: parameters}`` from ``profile`` (a name in ``params/`` or a YAML path).
-
-    Path values (keys ending in ``_dir`` or ``_root``, non-empty) become absolute, relative to
-    ``root``.
-    """
-    import yaml
-
-    root = Path(root)
-    path = (
-        Path(profile)
-        if profile.endswith((".yaml", ".yml"))
-        else root / "params" / (profile + ".yaml")
-    )
-    if not path.is_file():
-        raise UserError(
-            f"profile {path} does not exist; choose one of {', '.join(PROFILES)} "
-            "or give a YAML file"
-        )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise UserError(f"profile {path} is not valid YAML: {e}") from None
-    if not isinstance(data, dict) or set(data) - {"parameters", "notebooks"}:
-        raise UserError(f"profile {path}: expected the keys 'parameters' and 'notebooks'")
-    common = data.get("parameters") or {}
-    per = data.get("notebooks") or {}
-    unknown = set(per) - set(NOTEBOOKS)
-    if unknown:
-        raise UserError(
-            f"profile {path}: unknown notebook(s) {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(NOTEBOOKS)}"
-        )
-    return {nb: _absolute({**common, **(per.get(nb) or {})}, root) for nb in NOTEBOOKS}
-
-
-def _absolute(params: Mapping[str, Any], root: Path) -> dict[str, Any]:
-    out = dict(params)
-    for key, value in params.items():
-        if key.endswith(("_dir", "_root")) and isinstance(value, str) and value:
-            out[key] = str((root / value).resolve())
-    return out
-
-
-def data_roots(data_root: str | Path | None, data: Mapping[str, str] | None) -> dict[str, str]:
-    """``{dataset: folder}`` from ``--data-root`` (``DIR/<dataset>``) and ``--data NAME=DIR``."""
-    roots: dict[str, str] = {}
-    if data_root:
-        base = Path(data_root)
-        if not base.is_dir():
-            raise UserError(f"--data-root {base} is not a folder")
-        if (base / "train").is_dir() or (base / "trainA").is_dir():
-            raise UserError(
-                f"--data-root {base} is itself a dataset; give the folder that holds "
-                f"{', '.join(DATASETS)}, or name the dataset: --data cityscapes={base}"
-            )
-        roots = {n: str((base / n).resolve()) for n in DATASETS if (base / n).is_dir()}
-        if not roots:
-            raise UserError(f"--data-root {base} holds none of {', '.join(DATASETS)}/")
-    for name, folder in (data or {}).items():
-        if name not in DATASETS:
-            raise UserError(f"--data {name}=...: unknown dataset; known: {', '.join(DATASETS)}")
-        if not Path(folder).is_dir():
-            raise UserError(f"--data {name}={folder}: not a folder")
-        roots[name] = str(Path(folder).resolve())
-    return roots
+from cg.profiles import NOTEBOOKS, data_roots, load_profile, make_absolute
 
 
 def check_kernel(name: str = "python3") -> None:
@@ -273,7 +193,16 @@ def _intro(profile: str, params: Mapping[str, Mapping[str, Any]], roots: Mapping
     common = params.get("cityscapes", {})
     shown = ", ".join(
         f"{k}={common[k]}"
-        for k in ("image_size", "base_channels", "epochs", "batch_size", "n_train", "n_val", "seed")
+        for k in (
+            "image_size",
+            "base_channels",
+            "epochs",
+            "lr",
+            "batch_size",
+            "n_train",
+            "n_val",
+            "seed",
+        )
         if k in common
     )
     data = ", ".join(f"{k}: {Path(v).name}/" for k, v in roots.items()) or (
@@ -301,7 +230,7 @@ def report(
     params = load_profile(profile, root)
     roots = data_roots(data_root, data)
     for name in NOTEBOOKS:
-        params[name].update(_absolute(dict(overrides or {}), Path.cwd()))
+        params[name].update(make_absolute(dict(overrides or {}), Path.cwd()))
         if name in roots:
             params[name]["data_root"] = roots[name]
     start = time.perf_counter()

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from cg import report
+from cg import profiles, report
+from cg.captions import FIGURES
 from cg.cli import main
 from cg.errors import UserError
-from cg.figures import FIGURES
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -74,35 +74,37 @@ def test_profiles_load_and_only_name_declared_parameters():
 
     declared = {n: set(pm.inspect_notebook(str(NOTEBOOKS / f"{n}.ipynb"))) for n in MINE}
     everything = set().union(*declared.values())
-    for profile in report.PROFILES:
-        params = report.load_profile(profile, REPO)
+    for profile in profiles.PROFILES:
+        params = profiles.load_profile(profile, REPO)
         for name in MINE:
             assert set(params[name]) <= everything, (profile, set(params[name]) - everything)
             for key in ("runs_dir", "figures_dir", "cache_dir"):
                 if key in params[name]:
                     assert Path(params[name][key]).is_absolute()
-    assert report.load_profile("default", REPO)["cityscapes"]["figures_dir"] == str(
+    assert profiles.load_profile("default", REPO)["cityscapes"]["figures_dir"] == str(
         REPO / "figures"
     )
-    assert report.load_profile("smoke", REPO)["cityscapes"]["figures_dir"] != str(REPO / "figures")
+    assert profiles.load_profile("smoke", REPO)["cityscapes"]["figures_dir"] != str(
+        REPO / "figures"
+    )
 
 
 def test_profile_and_data_root_errors(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
-        report.load_profile("nope", REPO)
+        profiles.load_profile("nope", REPO)
     bad = tmp_path / "bad.yaml"
     bad.write_text("notebooks:\n  nosuch: {epochs: 1}\n")
     with pytest.raises(UserError, match="unknown notebook"):
-        report.load_profile(str(bad), REPO)
+        profiles.load_profile(str(bad), REPO)
     (tmp_path / "ds" / "train").mkdir(parents=True)
     with pytest.raises(UserError, match="is itself a dataset"):
-        report.data_roots(tmp_path / "ds", None)
+        profiles.data_roots(tmp_path / "ds", None)
     with pytest.raises(UserError, match="holds none of"):
-        report.data_roots(tmp_path, None)
+        profiles.data_roots(tmp_path, None)
     with pytest.raises(UserError, match="unknown dataset"):
-        report.data_roots(None, {"horses": str(tmp_path)})
+        profiles.data_roots(None, {"horses": str(tmp_path)})
     (tmp_path / "edges2shoes").mkdir()
-    assert report.data_roots(tmp_path, None) == {"edges2shoes": str(tmp_path / "edges2shoes")}
+    assert profiles.data_roots(tmp_path, None) == {"edges2shoes": str(tmp_path / "edges2shoes")}
 
 
 def test_cli_report_errors_are_one_line(tmp_path, capsys):
@@ -168,7 +170,7 @@ def test_smoke_report_html_has_captions_tables_and_no_code(smoke):
     assert "does not hold" in text or "holds" in text
     assert "experiments.experiment(" not in text and "Traceback" not in text
     assert "6.55" in text  # the survey section (R8)
-    for name in report.NOTEBOOKS:
+    for name in profiles.NOTEBOOKS:
         nb = nbformat.read(str(tmp / "reports" / f"{name}.ipynb"), as_version=4)
         errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
         assert not errors, name

@@ -9,7 +9,7 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from cg import architecture, figures, plots
+from cg import architecture, captions, figures, plots
 from cg.config import make_config
 from cg.models import UNet
 
@@ -130,11 +130,11 @@ def test_architecture_figures_draw_every_block(tmp_path):
 
 
 def test_figure_table_covers_the_report():
-    keys = [f.key for f in figures.FIGURES]
+    keys = [f.key for f in captions.FIGURES]
     assert keys == [str(i) for i in range(1, 21)] + ["A1"]
-    files = [f.file for f in figures.FIGURES]
+    files = [f.file for f in captions.FIGURES]
     assert len(set(files)) == len(files)
-    for f in figures.FIGURES[:20]:
+    for f in captions.FIGURES[:20]:
         assert f.file.startswith(f"fig{int(f.key):02d}_") and f.file.endswith(".png")
         assert f.caption and f.notebook in (
             "architecture",
@@ -142,9 +142,9 @@ def test_figure_table_covers_the_report():
             "edges2shoes",
             "face2simpson",
         )
-    assert figures.spec(3) is figures.spec("3")
+    assert captions.spec(3) is captions.spec("3")
     with pytest.raises(KeyError):
-        figures.spec(21)
+        captions.spec(21)
 
 
 def test_publish_saves_under_the_fixed_name_and_shows_the_caption(tmp_path):
@@ -158,6 +158,6 @@ def test_publish_saves_under_the_fixed_name_and_shows_the_caption(tmp_path):
     assert "city reconstruction and segmentation" in html
     grid = torch.zeros(3, 4, 4, dtype=torch.uint8)
     shown = figures.publish("A1", grid, tmp_path)
-    assert (tmp_path / figures.spec("A1").file).is_file()
+    assert (tmp_path / captions.spec("A1").file).is_file()
     assert "Figure A1 (added)" in shown._repr_html_()
     assert repr(shown) == "Figure A1 (added): figA1_cityscapes_cycle_only_collapse.png"
