@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cg.checkpoints import atomic_write_text
+from cg.errors import UserError
 
 REFERENCE: dict[str, Any] = {
     "pix2pix_unet128_b16_128px": {
@@ -56,7 +57,10 @@ def format_table(result: dict[str, Any]) -> str:
     lines = [
         f"cg bench on {m['device']} ({m.get('gpu') or m['cpu']}, {m['threads']} threads, "
         f"torch {m['torch']}){' [quick: CI-sized shapes]' if result.get('quick') else ''}",
-        f"medians of {result['repeats']} steps after {result['warmup']} warm-up steps",
+        f"training: medians of up to {result['repeats']} timed steps (at least 2, about "
+        f"{result['seconds']:.0f} s) after up to {result['warmup']} warm-up steps, "
+        f"{result['rounds']} round(s); load average {m.get('load_average')} before, "
+        f"{m.get('load_average_after')} after",
         "",
     ]
     ceil = result.get("ceilings")
@@ -73,7 +77,7 @@ def format_table(result: dict[str, Any]) -> str:
         mfu = any("mfu_bf16_peak" in r for r in rows)
         head = (
             f"{'case':<15}{'variant':<18}{'img/s':>8}{'s/step':>9}{'GFLOP':>8}"
-            f"{'GFLOP/s':>9}{'of conv':>9}{'of mm32':>9}{'peak GiB':>10}"
+            f"{'GFLOP/s':>9}{'of conv':>9}{'of mm32':>9}{'peak GiB':>10}{'busy':>6}"
         )
         lines += [head + ("     MFU" if mfu else ""), "-" * (len(head) + (8 if mfu else 0))]
         for r in rows:
@@ -82,7 +86,7 @@ def format_table(result: dict[str, Any]) -> str:
                 f"{r['step_s']:>9.3f}{_fmt(r['gflop_per_step'], '.1f'):>8}"
                 f"{_fmt(r['gflops'], '.1f'):>9}{_fmt(r.get('of_conv_ceiling'), '.0%'):>9}"
                 f"{_fmt(r.get('of_matmul_fp32'), '.0%'):>9}"
-                f"{r['peak_memory_bytes'] / GIB:>10.2f}"
+                f"{r['peak_memory_bytes'] / GIB:>10.2f}{r['threads_busy']:>6.1f}"
             )
             if mfu:
                 line += f"{_fmt(r.get('mfu_bf16_peak'), '.1%'):>8}"
@@ -91,7 +95,9 @@ def format_table(result: dict[str, Any]) -> str:
         p = REFERENCE["pix2pix_unet128_b16_128px"]
         lines += [
             f"peak memory: {', '.join(kinds)}; 'of conv': of the 3x3 conv ceiling at the "
-            "same precision and layout; 'of mm32': of the fp32 matmul ceiling",
+            "same precision and layout; 'of mm32': of the fp32 matmul ceiling; 'busy': CPU "
+            "seconds per wall second of the timed steps (below the thread count: other "
+            "processes took the cores)",
             f"reference-128 in the reference implementation: {p['images_per_s'][0]}-"
             f"{p['images_per_s'][1]} img/s, {p['gflop_per_iter']} GFLOP/step, "
             f"~{p['gflops']} GFLOP/s (targets: fp32 >= 9.1 img/s, bf16 >= 15.2 img/s)",
@@ -139,11 +145,14 @@ def bench_cli(args: Any) -> None:
     def split(s: str) -> tuple[str, ...]:
         return tuple(x.strip() for x in s.split(",") if x.strip())
 
-    sizes = (
-        tuple(int(s) for s in split(args.sizes))
-        if args.sizes
-        else ((32,) if args.quick else (64, 128, 256))
-    )
+    try:
+        sizes = (
+            tuple(int(s) for s in split(args.sizes))
+            if args.sizes
+            else ((32,) if args.quick else (64, 128, 256))
+        )
+    except ValueError:
+        raise UserError(f"--sizes {args.sizes!r}: expected comma-separated integers") from None
     result = run_bench(
         device=args.device,
         sizes=sizes,
@@ -154,6 +163,8 @@ def bench_cli(args: Any) -> None:
         parts=split(args.parts),
         warmup=args.warmup if args.warmup is not None else (1 if args.quick else 2),
         repeats=args.repeats if args.repeats is not None else (2 if args.quick else 5),
+        rounds=args.rounds,
+        seconds=args.seconds,
         quick=args.quick,
         log=lambda msg: print(f"... {msg}", file=sys.stderr, flush=True),
     )

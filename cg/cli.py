@@ -485,6 +485,11 @@ def _add_bench(sub: Any) -> None:
                    help="what to measure (default: ceilings,training,data,translate)")
     p.add_argument("--warmup", type=int, help="untimed steps first (default: 2; quick: 1)")
     p.add_argument("--repeats", type=int, help="timed steps (default: 5; quick: 2)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="time the variants in turn this many times (shares a changing load)")
+    p.add_argument("--seconds", type=float, default=120.0,
+                   help="time budget per variant and round: fewer steps when they are slow, "
+                   "never fewer than 2 timed (default: 120)")
     p.set_defaults(func=lambda args: __import__("cg.bench_report").bench_report.bench_cli(args))
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import os
+import platform
 import resource
 import statistics
 import time
@@ -55,6 +57,35 @@ def time_calls(
         synchronize(device)
         times.append(time.perf_counter() - start)
     return times
+
+
+def time_budgeted(
+    fn: Callable[[], Any], device: torch.device, *, warmup: int, repeats: int, seconds: float
+) -> tuple[list[float], float, float]:
+    """Like :func:`time_calls` within about ``seconds``: at least one warm-up call and two timed
+    ones, more (up to ``warmup`` and ``repeats``) while time is left.
+
+    Returns the timed calls' seconds, the first call's seconds (compilation, allocation), and
+    the process CPU time of the timed calls over their wall time: the threads kept busy, about
+    ``torch.get_num_threads()`` when the process had the cores to itself.
+    """
+    started = time.perf_counter()
+    fn()
+    synchronize(device)
+    first = time.perf_counter() - started
+    for _ in range(1, warmup):
+        if time.perf_counter() - started > seconds / 3:
+            break
+        fn()
+    synchronize(device)
+    times: list[float] = []
+    cpu = time.process_time()
+    while len(times) < max(2, repeats) and (len(times) < 2 or sum(times) < seconds):
+        t = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - t)
+    return times, first, (time.process_time() - cpu) / sum(times)
 
 
 def median(values: list[float]) -> float:
@@ -181,6 +212,39 @@ def ceilings(device: torch.device, *, quick: bool = False) -> dict[str, dict[str
                 device, precision=precision, channels_last=cl, **cv
             )
     return out
+
+
+def machine_info(device: torch.device) -> dict[str, Any]:
+    """The device, CPU, threads, versions, and the load average (other processes' demand)."""
+    info: dict[str, Any] = {
+        "device": str(device),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": _cpu_name(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "python": platform.python_version(),
+        "load_average": _load(),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
 
 
 def ceiling_key(precision: str, channels_last: bool) -> str:

@@ -53,3 +53,53 @@ def eval_mode(*modules: torch.nn.Module) -> Iterator[None]:
     finally:
         for m, t in zip(modules, was):
             m.train(t)
+
+
+# --- CPU fast paths (cg bench measures each) -------------------------------------------------
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
+
+
+def tune_cpu_allocator(threshold: int = 1 << 30) -> bool:
+    """Keep freed heap memory for reuse instead of returning it to the OS (glibc ``mallopt``).
+
+    By default glibc serves every block above 32 MiB (an activation of a batch of 16) with a
+    fresh ``mmap`` and unmaps it when freed, so each training step page-faults and zeroes its
+    activations again: measured as 0.2-0.4 s of system time per step of the reference pix2pix
+    on one core, ~5%. With both thresholds at ``threshold`` such blocks come from the heap and
+    are reused. The peak memory is unchanged; memory freed after the peak stays with the
+    process. Returns False where there is no glibc (the call then does nothing).
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mmap_set = bool(mallopt(_M_MMAP_THRESHOLD, threshold))
+    return bool(mallopt(_M_TRIM_THRESHOLD, threshold)) and mmap_set
+
+
+def _channels_last_grad(grad: torch.Tensor) -> torch.Tensor:
+    return grad.contiguous(memory_format=torch.channels_last)
+
+
+def _hand_contiguous_grads(module: torch.nn.Module, inputs: object, output: torch.Tensor) -> None:
+    if isinstance(output, torch.Tensor) and output.requires_grad and output.dim() == 4:
+        output.register_hook(_channels_last_grad)
+
+
+def channels_last_batchnorm_grads(module: torch.nn.Module) -> None:
+    """Give every BatchNorm of ``module`` a channels_last-contiguous incoming gradient.
+
+    On the CPU, BatchNorm's backward over a channels_last input takes a kernel ~10x slower when
+    the gradient arriving is a channel slice of a larger tensor (the U-Net's skip ``torch.cat``):
+    260 ms instead of 24 ms for 16x64x64x64 on one core. A tensor hook copies such a gradient
+    into channels_last order first (a few ms); the values are unchanged.
+    """
+    for m in module.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.register_forward_hook(_hand_contiguous_grads)

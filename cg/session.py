@@ -22,7 +22,13 @@ from cg.config import TrainConfig
 from cg.distributed import SINGLE, DistInfo
 from cg.distributed import wrap as wrap_ddp
 from cg.errors import UserError
-from cg.runtime import autocast, eval_mode, seed_everything
+from cg.runtime import (
+    autocast,
+    channels_last_batchnorm_grads,
+    eval_mode,
+    seed_everything,
+    tune_cpu_allocator,
+)
 from cg.steps import ImagePool, Models, Optim, cyclegan_step, pix2pix_step
 from cg.sync_batchnorm import convert_sync_batchnorm
 
@@ -249,8 +255,13 @@ def build_session(cfg: TrainConfig, device: torch.device, info: DistInfo = SINGL
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     for _, m in models.items():
         m.to(device=device, memory_format=fmt)
-    adam = functools.partial(torch.optim.Adam, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
-                             foreach=True)
+        if cfg.channels_last and device.type == "cpu":
+            channels_last_batchnorm_grads(m)
+    if device.type == "cpu":
+        tune_cpu_allocator()
+    # fused: one kernel per step on CPU and CUDA (4.4x faster than foreach for unet_128 on CPU)
+    fused = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
+    adam = functools.partial(torch.optim.Adam, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), **fused)
     opt_g = adam([p for m in models.generators() for p in m.parameters()])
     discs = models.discriminators()
     opt_d = adam([p for m in discs for p in m.parameters()]) if discs else None

@@ -65,6 +65,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny shapes: one thread avoids OpenMP start-up costs on a busy 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     from cg.data import synthesize

@@ -1,0 +1,202 @@
+"""``cg bench`` and the fast paths it measures: each must give the same results as the slow way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from cg.cli import main
+from cg.config import make_config
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny shapes: one thread avoids OpenMP start-up costs on a busy 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_quick_bench_prints_a_table_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    args = [
+        "bench",
+        "--quick",
+        "--out",
+        str(out),
+        "--cases",
+        "report",
+        "--precision",
+        "fp32,bf16",
+        "--layout",
+        "nchw",
+    ]
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert set(result["ceilings"]) == {
+        "matmul_fp32",
+        "matmul_bf16",
+        "conv_fp32_nchw",
+        "conv_fp32_cl",
+        "conv_bf16_nchw",
+        "conv_bf16_cl",
+    }
+    assert all(c["gflops"] > 0 for c in result["ceilings"].values())
+    rows = {r["variant"]: r for r in result["training"]}
+    assert set(rows) == {"fp32", "bf16"}
+    from cg.bench import report_config, step_flops
+
+    flops = step_flops(report_config(32, 2, base_channels=8, disc_channels=8))
+    for v, r in rows.items():
+        assert r["case"] == "report-32" and len(r["step_s_all"]) >= 2
+        assert r["gflop_per_step"] == pytest.approx(flops / 1e9)
+        assert r["images_per_s"] == pytest.approx(2 / r["step_s"])
+        assert r["gflops"] == pytest.approx(r["gflop_per_step"] / r["step_s"])
+        ceiling = result["ceilings"][f"conv_{v}_nchw"]["gflops"]
+        assert r["of_conv_ceiling"] == pytest.approx(r["gflops"] / ceiling)
+        assert r["peak_memory_bytes"] > 2**20
+    assert {d["cache"] for d in result["data"]} == {False, True}
+    assert all(d["images"] == 8 and d["images_per_s"] > 0 for d in result["data"])
+    assert result["translate"]["images"] == 4 and result["translate"]["images_per_s"] > 0
+    assert result["reference"]["pix2pix_unet128_b16_128px"]["gflop_per_iter"] == 339
+    for needle in ("report-32", "bf16", "conv_fp32_cl", "data pipeline", "translate:"):
+        assert needle in table
+
+
+def test_bench_rejects_bad_lists(capsys):
+    assert main(["bench", "--quick", "--layout", "nhwc"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --layout nhwc") and err.count("\n") == 1
+    assert main(["bench", "--quick", "--sizes", "a,b"]) == 2
+    assert "--sizes" in capsys.readouterr().err
+
+
+def test_reference_step_is_the_reference_work():
+    """Equal work: a unet_128 pix2pix step (batch 16, 128 px) is the reference's 339 GFLOP."""
+    from cg.bench import reference_config, step_flops
+
+    assert step_flops(reference_config()) / 1e9 == pytest.approx(338.9, abs=0.05)
+
+
+def test_conv_ceiling_counts_forward_and_backward():
+    from cg.perf import conv_ceiling
+
+    c = conv_ceiling(torch.device("cpu"), batch=2, channels=8, size=16, warmup=1, repeats=2)
+    assert c["gflop"] == pytest.approx(3 * 2 * 2 * 8 * 16 * 16 * 8 * 9 / 1e9)
+
+
+def test_peak_memory_sees_tensors_allocated_inside():
+    from cg.perf import PeakMemory, release_memory
+
+    release_memory()  # freed heap goes back to the OS, so new tensors need new pages
+    with PeakMemory(torch.device("cpu")) as before:
+        pass
+    with PeakMemory(torch.device("cpu")) as m:
+        x = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
+        del x
+    assert m.peak_bytes >= before.peak_bytes + 60 * 2**20 or "ru_maxrss" in m.kind
+
+
+def test_channels_last_step_matches_contiguous():
+    """channels_last (with its BatchNorm gradient hook) computes the same step."""
+    from cg.bench import report_config, synthetic_batch
+    from cg.session import build_session
+
+    cpu = torch.device("cpu")
+    losses = {}
+    for cl in (False, True):
+        cfg = report_config(32, 2, base_channels=4, disc_channels=4, channels_last=cl)
+        s = build_session(cfg, cpu)
+        batch = synthetic_batch(cfg, cpu)
+        losses[cl] = [s.step(batch) for _ in range(2)]
+    for a, b in zip(losses[False], losses[True]):
+        for k in a:
+            assert b[k].item() == pytest.approx(a[k].item(), rel=1e-4), k
+
+
+def test_cpu_allocator_tuning_applies():
+    from cg.runtime import tune_cpu_allocator
+
+    assert tune_cpu_allocator() is True
+
+
+# --- the in-memory cache and batched augmentation (cg.data.cache) -----------------------------
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory) -> dict[str, Path]:
+    from cg.data import synthesize
+
+    root = tmp_path_factory.mktemp("cache")
+    synthesize("cityscapes", root / "paired", size=32, n_train=10, n_val=2, seed=4)
+    synthesize("face2simpson", root / "unpaired", size=32, n_train=7, n_val=2, seed=4)
+    return {"paired": root / "paired", "unpaired": root / "unpaired"}
+
+
+def test_batched_augmentation_equals_item_by_item():
+    from cg.data import CropFlip, apply_augment
+    from cg.data.cache import augment_batch
+
+    g = torch.Generator().manual_seed(0)
+    pairs = [torch.randint(0, 256, (3, 40, 80), dtype=torch.uint8, generator=g) for _ in range(5)]
+    halves = [p[..., 40:] for p in pairs]  # non-contiguous views, as split_pair gives
+    whole = [CropFlip(0, 0, 40, 40, bool(i % 2)) for i in range(5)]
+    crops = [CropFlip(i, 2 * i, 30, 28 + i, bool(i % 2)) for i in range(5)]
+    for params in (whole, crops):
+        want = torch.stack([apply_augment(x, p, 32) for x, p in zip(halves, params)])
+        assert torch.equal(augment_batch(halves, params, 32), want)
+
+
+def _epoch(cfg, epoch: int = 1, **pipeline_fields) -> list[dict[str, torch.Tensor]]:
+    from cg.pipeline import build_pipeline
+    from cg.train import epoch_seed
+
+    pipeline = build_pipeline(cfg)
+    for k, v in pipeline_fields.items():
+        setattr(pipeline, k, v)
+    return list(pipeline.train_loader(epoch, epoch_seed(cfg.seed, epoch)))
+
+
+@pytest.mark.parametrize("kind", ["paired", "unpaired"])
+def test_batches_do_not_depend_on_cache_workers_or_ranks(datasets, kind):
+    base = {
+        "data": str(datasets[kind]),
+        "image_size": 32,
+        "batch_size": 4,
+        "flip": True,
+        "paired": kind == "paired",
+        "identity": "paired" if kind == "paired" else "classic",
+    }
+    if kind == "unpaired":
+        base.update(crop_scale_a=0.55, crop_scale_b=0.95)
+    plain = _epoch(make_config(cache_gib=0.0, **base))
+    assert [len(b["a"]) for b in plain] == ([4, 4, 2] if kind == "paired" else [4, 3])
+    variants = {
+        "cached": _epoch(make_config(cache_gib=1.0, **base)),
+        "workers": _epoch(make_config(cache_gib=1.0, num_workers=2, **base)),
+    }
+    # two ranks: their shares of each global batch, side by side, are the 1-process batch
+    ranks = [_epoch(make_config(cache_gib=1.0, **base), rank=r, world_size=2) for r in (0, 1)]
+    variants["ranks"] = [{k: torch.cat([r0[k], r1[k]]) for k in r0} for r0, r1 in zip(*ranks)]
+    for name, batches in variants.items():
+        assert len(batches) == len(plain), name
+        for got, want in zip(batches, plain):
+            for k in want:
+                assert torch.equal(got[k], want[k]), (name, k)
+    # the augmentation is random: another epoch gives other batches
+    other = _epoch(make_config(cache_gib=0.0, **base), epoch=2)
+    assert not all(torch.equal(a["a"], b["a"]) for a, b in zip(other, plain))
+
+
+def test_cache_is_skipped_when_it_does_not_fit(datasets):
+    from cg.pipeline import build_pipeline
+
+    base = {"data": str(datasets["paired"]), "image_size": 32, "paired": True}
+    assert build_pipeline(make_config(cache_gib=1.0, **base)).cached
+    assert not build_pipeline(make_config(cache_gib=1e-5, **base)).cached  # 10 KiB < 60 KiB
+    assert not build_pipeline(make_config(cache_gib=0.0, **base)).cached
