@@ -56,8 +56,9 @@ class TrainConfig:
     max_val_images: int = _opt(0, "use at most this many validation images (0 = all)")
     num_workers: int = _opt(0, "DataLoader worker processes (0 = load in the main process)")
     cache_gib: float = _opt(
-        4.0, "keep the decoded training images in memory when they fit in this many GiB "
-        "(0 = never); speed only, the batches are the same"
+        4.0,
+        "keep the decoded training images in memory when they fit in this many GiB "
+        "(0 = never); speed only, the batches are the same",
     )
 
     # --- models (R1) -------------------------------------------------------------------------
@@ -88,7 +89,8 @@ class TrainConfig:
     beta1: float = _opt(0.5, "R3: Adam beta1")
     beta2: float = _opt(0.999, "R3 (decision): Adam beta2")
     lr_decay_epochs: int = _opt(
-        0, "decay the learning rate linearly to 0 over the last N epochs (reference: n_epochs_decay)"
+        0,
+        "decay the learning rate linearly to 0 over the last N epochs (reference: n_epochs_decay)",
     )
     pool_size: int = _opt(0, "image pool of generated images for D (reference: 50; 0 = off)")
 
@@ -99,8 +101,9 @@ class TrainConfig:
     channels_last: bool = _opt(False, "channels_last memory format for the models")
     compile: bool = _opt(False, "torch.compile the models")
     sync_batchnorm: bool = _opt(
-        False, "multi-process training: BatchNorm statistics over the global batch "
-        "(SyncBatchNorm) instead of each process's share; results then match one process"
+        False,
+        "multi-process training: BatchNorm statistics over the global batch "
+        "(SyncBatchNorm) instead of each process's share; results then match one process",
     )
     checkpoint_every: int = _opt(0, "also keep checkpoints/epoch_NNNN.pt every k-th epoch")
     feedback_subset: int = _opt(64, "R5: size of the fixed training subset for D feedback")
@@ -169,7 +172,7 @@ def _check_value(name: str, value: Any) -> Any:
             raise UserError(f"{name}={value!r} is not one of {', '.join(choices)}")
         return value
     if hint is bool or hint == (bool | None):
-        if value is None and hint != bool:
+        if value is None and hint is not bool:
             return None
         if isinstance(value, bool):
             return value

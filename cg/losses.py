@@ -20,7 +20,7 @@ def cycle_loss(
 ) -> torch.Tensor:
     """Cycle consistency (R2, weight 10)::
 
-        L_cyc = |G_BA(G_AB(A)) - A|_1 + |G_AB(G_BA(B)) - B|_1 = |rec_a - A|_1 + |rec_b - B|_1
+    L_cyc = |G_BA(G_AB(A)) - A|_1 + |G_AB(G_BA(B)) - B|_1 = |rec_a - A|_1 + |rec_b - B|_1
     """
     return F.l1_loss(rec_a, real_a) + F.l1_loss(rec_b, real_b)
 
@@ -42,7 +42,7 @@ def classic_identity_loss(
 ) -> torch.Tensor:
     """CycleGAN's identity loss (Zhu et al. 2017), usable on unpaired data::
 
-        L_idt = |G_AB(B) - B|_1 + |G_BA(A) - A|_1 = |idt_b - B|_1 + |idt_a - A|_1
+    L_idt = |G_AB(B) - B|_1 + |G_BA(A) - A|_1 = |idt_b - B|_1 + |idt_a - A|_1
     """
     return F.l1_loss(idt_b, real_b) + F.l1_loss(idt_a, real_a)
 
@@ -89,7 +89,7 @@ def adversarial_loss(logits: torch.Tensor, target_real: bool, mode: str = "bce")
 def discriminator_loss(
     logits_real: torch.Tensor, logits_fake: torch.Tensor, mode: str = "bce"
 ) -> torch.Tensor:
-    """``L_D = (L_adv(D(real), real) + L_adv(D(fake), fake)) / 2`` (halved as the reference does)."""
+    """``L_D = (L_adv(D(real), real) + L_adv(D(fake), fake)) / 2``, halved as the reference does."""
     return 0.5 * (
         adversarial_loss(logits_real, True, mode) + adversarial_loss(logits_fake, False, mode)
     )

@@ -109,7 +109,9 @@ def train(
 
     out = Path(out)
     if not cfg.data:
-        raise UserError("no dataset given: pass --data DIR (make one with `cg synth NAME --out DIR`)")
+        raise UserError(
+            "no dataset given: pass --data DIR (make one with `cg synth NAME --out DIR`)"
+        )
     info = distributed.init()
     cfg = _resolve_paired(validate(cfg))
     distributed.check_batch(cfg.batch_size, info)
@@ -133,8 +135,10 @@ def train(
         row = _run_epoch(cfg, epoch, pipeline, session, out, progress and info.is_main, info)
         history.append(row)
         _save(cfg, epoch, session, history, out, info)
-    return pd.DataFrame(history, columns=_columns(history)) if history else pd.DataFrame(
-        columns=HISTORY_COLUMNS
+    return (
+        pd.DataFrame(history, columns=_columns(history))
+        if history
+        else pd.DataFrame(columns=HISTORY_COLUMNS)
     )
 
 
@@ -184,7 +188,12 @@ def _load_resume_state(out: Path, cfg: TrainConfig) -> dict[str, Any]:
 
 
 def _run_epoch(
-    cfg: TrainConfig, epoch: int, pipeline: Pipeline, session: Session, out: Path, progress: bool,
+    cfg: TrainConfig,
+    epoch: int,
+    pipeline: Pipeline,
+    session: Session,
+    out: Path,
+    progress: bool,
     info: distributed.DistInfo = distributed.SINGLE,
 ) -> dict[str, Any]:
     from tqdm.auto import tqdm
@@ -200,8 +209,14 @@ def _run_epoch(
     loader = pipeline.train_loader(epoch, seed)
     sums: dict[str, torch.Tensor] = {}
     steps = 0
-    bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=False,
-               disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        loader,
+        desc=f"epoch {epoch}/{cfg.epochs}",
+        unit="batch",
+        leave=False,
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     for batch in bar:
         losses = session.step(batch)
         for k, v in losses.items():
@@ -217,25 +232,45 @@ def _run_epoch(
     losses_mean = _means(sums, steps, info)
     _check_finite(losses_mean, epoch, out)
     row = distributed.on_main(
-        lambda: _epoch_row(cfg, epoch, lr, losses_mean, pipeline, session, out, started), info)
+        lambda: _epoch_row(cfg, epoch, lr, losses_mean, pipeline, session, out, started), info
+    )
     if progress:
-        shown = {k: row[k] for k in ("loss_g", "loss_d", "pixel_error_ab_val",
-                                     "pixel_error_ba_val", "feedback_ab_val") if row.get(k) is not None}
-        tqdm.write(f"epoch {epoch}/{cfg.epochs} ({row['seconds']:.1f}s) "
-                   + " ".join(f"{k}={v:.4f}" for k, v in shown.items()))
+        shown = {
+            k: row[k]
+            for k in (
+                "loss_g",
+                "loss_d",
+                "pixel_error_ab_val",
+                "pixel_error_ba_val",
+                "feedback_ab_val",
+            )
+            if row.get(k) is not None
+        }
+        tqdm.write(
+            f"epoch {epoch}/{cfg.epochs} ({row['seconds']:.1f}s) "
+            + " ".join(f"{k}={v:.4f}" for k, v in shown.items())
+        )
     return row
 
 
-def _means(sums: dict[str, torch.Tensor], steps: int, info: distributed.DistInfo
-           ) -> dict[str, float]:
+def _means(
+    sums: dict[str, torch.Tensor], steps: int, info: distributed.DistInfo
+) -> dict[str, float]:
     """Mean loss per step over every rank (each rank's losses are its share's means)."""
     total = distributed.all_reduce_sums(sums, info)
     return {k: float(v.item()) / (steps * info.world_size) for k, v in total.items()}
 
 
-def _epoch_row(cfg: TrainConfig, epoch: int, lr: float, losses: dict[str, float],
-               pipeline: Pipeline, session: Session, out: Path, started: float
-               ) -> dict[str, Any]:
+def _epoch_row(
+    cfg: TrainConfig,
+    epoch: int,
+    lr: float,
+    losses: dict[str, float],
+    pipeline: Pipeline,
+    session: Session,
+    out: Path,
+    started: float,
+) -> dict[str, Any]:
     """The epoch's history row: losses, then the metrics (R5), FID and samples (rank 0)."""
     row: dict[str, Any] = {c: None for c in HISTORY_COLUMNS}
     row.update(epoch=epoch, lr=lr, **losses)
@@ -257,19 +292,28 @@ def _check_finite(values: dict[str, float], epoch: int, out: Path) -> None:
 
 
 def _save(
-    cfg: TrainConfig, epoch: int, session: Session, history: list[dict[str, Any]], out: Path,
+    cfg: TrainConfig,
+    epoch: int,
+    session: Session,
+    history: list[dict[str, Any]],
+    out: Path,
     info: distributed.DistInfo = distributed.SINGLE,
 ) -> None:
     """Rank 0 writes the checkpoint and history (with every rank's image pools); a barrier
     after, so no rank runs ahead of a save."""
     pools = None
     if info.enabled and cfg.pool_size:
-        pools = distributed.gather_to_main({k: p.state_dict() for k, p in session.pools.items()},
-                                           info)
+        pools = distributed.gather_to_main(
+            {k: p.state_dict() for k, p in session.pools.items()}, info
+        )
     if info.is_main:
         p = _paths(out)
-        payload = {"config": cfg.to_dict(), "epoch": epoch, "history": history,
-                   **session.state_dict()}
+        payload = {
+            "config": cfg.to_dict(),
+            "epoch": epoch,
+            "history": history,
+            **session.state_dict(),
+        }
         if pools is not None:
             payload["pools_by_rank"] = pools
         save_checkpoint(p["last"], payload)
@@ -298,8 +342,10 @@ def train_cli(
         if resume:
             saved = distributed.on_main(lambda: _saved_config(out_path), info)
             if preset and preset != saved.get("preset"):
-                raise UserError(f"cannot resume {out_path} with --preset {preset}: it was "
-                                f"started with preset {saved.get('preset') or 'none'!r}")
+                raise UserError(
+                    f"cannot resume {out_path} with --preset {preset}: it was "
+                    f"started with preset {saved.get('preset') or 'none'!r}"
+                )
             cfg = validate(config_from_dict({**saved, **overrides}))
         else:
             cfg = make_config(preset, **overrides)
@@ -311,8 +357,10 @@ def train_cli(
     print(f"run folder: {out_path} ({len(history)} epochs in history.csv)")
     if len(history):
         last = history.iloc[-1].dropna().to_dict()
-        print("last epoch: " + json.dumps({k: round(v, 6) if isinstance(v, float) else v
-                                           for k, v in last.items()}))
+        print(
+            "last epoch: "
+            + json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in last.items()})
+        )
 
 
 def _saved_config(out: Path) -> dict[str, Any]:

@@ -58,16 +58,24 @@ def prepare(image_u8: torch.Tensor, size: int) -> torch.Tensor:
     """uint8 (3, H, W) -> float (3, size, size) in [-1, 1] (antialiased resize)."""
     x = image_u8.float().unsqueeze(0) / 127.5 - 1.0
     if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
-                          align_corners=False)
+        x = F.interpolate(
+            x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )
     return x[0].clamp(-1, 1)
 
 
 def _encode(image_u8: torch.Tensor, suffix: str) -> bytes:
     from PIL import Image
 
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".tif": "TIFF",
-           ".tiff": "TIFF", ".webp": "WEBP"}.get(suffix.lower(), "PNG")
+    fmt = {
+        ".jpg": "JPEG",
+        ".jpeg": "JPEG",
+        ".png": "PNG",
+        ".bmp": "BMP",
+        ".tif": "TIFF",
+        ".tiff": "TIFF",
+        ".webp": "WEBP",
+    }.get(suffix.lower(), "PNG")
     buf = io.BytesIO()
     extra = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     Image.fromarray(image_u8.permute(1, 2, 0).numpy()).save(buf, format=fmt, **extra)
