@@ -110,6 +110,14 @@ def bench_cases(sizes: list[int], cases: list[str], quick: bool) -> list[Case]:
     return out
 
 
+def parse_variant(name: str) -> Variant:
+    """``fp32``, ``bf16+cl``, ``fp16+cl+compile`` ... as a :class:`Variant`."""
+    precision, *flags = name.split("+")
+    if precision not in ("fp32", "bf16", "fp16") or not set(flags) <= {"cl", "compile"}:
+        raise UserError(f"variant {name!r}: expected PRECISION[+cl][+compile], e.g. bf16+cl")
+    return Variant(precision, "cl" in flags, "compile" in flags)
+
+
 def variants(precisions: list[str], layouts: list[str], compile: bool) -> list[Variant]:
     out = [Variant(p, layout == "cl") for p in precisions for layout in layouts]
     return out + [dataclasses.replace(v, compile=True) for v in out] if compile else out
@@ -231,6 +239,7 @@ def run_bench(
     precisions: tuple[str, ...] = ("fp32",),
     layouts: tuple[str, ...] = LAYOUTS,
     compile: bool = False,
+    variant_names: tuple[str, ...] = (),
     parts: tuple[str, ...] = PARTS,
     warmup: int = 2,
     repeats: int = 5,
@@ -241,6 +250,10 @@ def run_bench(
 ) -> dict[str, Any]:
     """Run the benchmark; returns the JSON-able result (see the module docstring)."""
     dev = resolve_device(device)
+    chosen = [parse_variant(v) for v in variant_names] or variants(
+        list(precisions), list(layouts), compile
+    )
+    precisions = tuple(v.precision for v in chosen)
     _check("precision", precisions, ("fp32", "bf16", "fp16"))
     _check("layout", layouts, LAYOUTS)
     _check("cases", cases, CASES)
@@ -272,7 +285,7 @@ def run_bench(
             flops = step_flops(case.cfg)
             found: dict[str, list[dict[str, Any]]] = {}
             for r in range(rounds):
-                for v in variants(list(precisions), list(layouts), compile):
+                for v in chosen:
                     say(f"training {case.name} {v.name} (round {r + 1}/{rounds})")
                     found.setdefault(v.name, []).append(
                         measure_training(
@@ -286,7 +299,7 @@ def run_bench(
         from cg.bench_data import measure_data, measure_translate
         from cg.data import synthesize
 
-        size = 32 if quick else 128
+        size = 32 if quick else (max(sizes) if "report" in cases else 128)
         with tempfile.TemporaryDirectory(prefix="cg-bench-") as tmp:
             root = Path(tmp) / "data"
             synthesize(

@@ -160,6 +160,7 @@ def bench_cli(args: Any) -> None:
         precisions=split(args.precision),
         layouts=split(args.layout),
         compile=args.compile,
+        variant_names=split(args.variants or ""),
         parts=split(args.parts),
         warmup=args.warmup if args.warmup is not None else (1 if args.quick else 2),
         repeats=args.repeats if args.repeats is not None else (2 if args.quick else 5),

@@ -477,6 +477,8 @@ def _add_bench(sub: Any) -> None:
                    help="memory layouts to compare: nchw,cl (channels_last) (default: both)")
     p.add_argument("--compile", action="store_true",
                    help="also time every variant under torch.compile")
+    p.add_argument("--variants", metavar="LIST",
+                   help="exactly these variants instead, e.g. fp32+cl,bf16+cl+compile")
     p.add_argument("--sizes", metavar="LIST",
                    help="image sizes of the report's configuration (default: 64,128,256)")
     p.add_argument("--cases", default="report,reference", metavar="LIST",
