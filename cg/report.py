@@ -178,6 +178,8 @@ def build_html(
                 if not cell.outputs:
                     continue
             combined.cells.append(cell)
+    for i, cell in enumerate(combined.cells):
+        cell["id"] = f"cell-{i:04d}"  # ids from different notebooks may collide
     exporter = HTMLExporter(
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True
     )

@@ -208,3 +208,46 @@ def test_report_runs_the_same_notebook_on_a_user_folder(smoke, tmp_path):
     assert "folder cityscapes" in shown and "training pairs" in shown
     assert (tmp_path / "figures_dir" / "fig09_cityscapes_city_adv.png").is_file()
     assert (tmp_path / "reports" / "report.html").is_file()
+
+
+def test_check_kernel_accepts_this_python_and_refuses_another(monkeypatch):
+    import sys
+
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+
+    report.check_kernel()  # the kernel `make install` registers runs this Python
+
+    def spec(argv0):
+        return lambda self, name: KernelSpec(argv=[argv0, "-m", "ipykernel_launcher"])
+
+    monkeypatch.setattr(KernelSpecManager, "get_kernel_spec", spec(sys.executable))
+    report.check_kernel()
+    monkeypatch.setattr(KernelSpecManager, "get_kernel_spec", spec("python"))
+    report.check_kernel()  # a bare name: jupyter_client runs sys.executable
+    monkeypatch.setattr(KernelSpecManager, "get_kernel_spec", spec("/opt/other/bin/python3"))
+    with pytest.raises(UserError, match="ipykernel install --sys-prefix"):
+        report.check_kernel()
+
+
+def test_build_html_hides_code_parameters_and_progress(tmp_path):
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    params = new_code_cell("secret_parameter = 1", metadata={"tags": ["parameters"]})
+    work = new_code_cell(
+        "print('table'); hidden_source_line()",
+        outputs=[
+            new_output("stream", name="stdout", text="a printed table\n"),
+            new_output("stream", name="stderr", text="epoch 1/2: 50%|#####\n"),
+            new_output("display_data", data={"text/html": "<b>Figure 9.</b> caption"}),
+        ],
+    )
+    quiet = new_code_cell("x = 1")
+    nb = new_notebook(cells=[new_markdown_cell("# A section"), params, work, quiet])
+    path = tmp_path / "one.ipynb"
+    nbformat.write(nb, str(path))
+    html = report.build_html([path, path], tmp_path / "out" / "r.html", title="T", intro="I")
+    text = html.read_text(encoding="utf-8")
+    assert text.count("A section") == 2 and text.count("<b>Figure 9.</b> caption") == 2
+    assert "a printed table" in text
+    for hidden in ("secret_parameter", "hidden_source_line", "epoch 1/2"):
+        assert hidden not in text
