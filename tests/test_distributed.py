@@ -24,39 +24,16 @@ from pathlib import Path
 import pytest
 import torch
 import torch.multiprocessing as mp
+from helpers import TINY as SMALL
+from helpers import flags
 
 from cg.checkpoints import load_checkpoint
 from cg.config import make_config
 from cg.history import read_history
 
-TINY = {
-    "image_size": 32,
-    "base_channels": 4,
-    "disc_channels": 4,
-    "batch_size": 4,
-    "feedback_subset": 4,
-    "sample_count": 2,
-    "paired": True,
-    "seed": 3,
-}
-FLAGS = [
-    "--image-size",
-    "32",
-    "--base-channels",
-    "4",
-    "--disc-channels",
-    "4",
-    "--batch-size",
-    "4",
-    "--feedback-subset",
-    "4",
-    "--sample-count",
-    "2",
-    "--paired",
-    "--seed",
-    "3",
-    "--no-progress",
-]
+TINY = {**SMALL, "paired": True, "seed": 3}
+FLAGS = [*flags(TINY), "--no-progress"]
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _free_port() -> int:
@@ -65,22 +42,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny shapes: one thread avoids OpenMP start-up costs on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    from cg.data import synthesize
-
-    root = tmp_path_factory.mktemp("ddp") / "cityscapes"
-    synthesize("cityscapes", root, size=32, n_train=8, n_val=4, seed=1)
-    return root
+def data(synth) -> Path:
+    return synth("cityscapes")
 
 
 def _first_steps(cfg, info):

@@ -13,55 +13,20 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import TINY as SMALL
+from helpers import flags
 
 from cg import session as session_module
 from cg.checkpoints import load_checkpoint
 from cg.cli import main
 from cg.history import HISTORY_COLUMNS, read_history
 
-TINY = [
-    "--image-size",
-    "32",
-    "--base-channels",
-    "4",
-    "--disc-channels",
-    "4",
-    "--batch-size",
-    "4",
-    "--feedback-subset",
-    "4",
-    "--sample-count",
-    "2",
-    "--no-progress",
-]
+TINY = [*flags(SMALL), "--no-progress"]
 
 
 @pytest.fixture(scope="module")
-def datasets(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("synth")
-    out = {}
-    for name in ("cityscapes", "edges2shoes", "face2simpson"):
-        assert (
-            main(
-                [
-                    "synth",
-                    name,
-                    "--out",
-                    str(root / name),
-                    "--size",
-                    "32",
-                    "--n-train",
-                    "8",
-                    "--n-val",
-                    "4",
-                    "--seed",
-                    "1",
-                ]
-            )
-            == 0
-        )
-        out[name] = root / name
-    return out
+def datasets(synth) -> dict[str, Path]:
+    return {name: synth(name) for name in ("cityscapes", "edges2shoes", "face2simpson")}
 
 
 def cg(*args: str) -> int:
