@@ -35,6 +35,30 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     return torch.autocast(device_type=device.type, dtype=_DTYPES[precision])
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (AVX-512 BF16 or AMX tiles).
+
+    Elsewhere bf16 autocast still runs, but oneDNN emulates it: measured on a 2-core AVX2 CPU
+    (AMD EPYC), a bf16 3x3 convolution ran at 2.4 GFLOP/s against 71 in fp32, and a bf16
+    2048x2048 matmul at 1.3 against 108.
+    """
+    cpu = torch.cpu
+    return any(
+        bool(getattr(cpu, name, lambda: False)())
+        for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    )
+
+
+def precision_warning(device: torch.device, precision: str) -> str | None:
+    """A one-line warning when ``precision`` will be slow on ``device``, else None."""
+    if precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        return (
+            "warning: this CPU has no bf16 hardware (AVX-512 BF16 or AMX), so bf16 autocast "
+            "is emulated and much slower than fp32 here; use --precision fp32 on this machine"
+        )
+    return None
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, numpy and torch (all devices)."""
     random.seed(seed)

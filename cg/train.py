@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from cg.config import (
 from cg.errors import UserError
 from cg.history import HISTORY_COLUMNS, read_history, write_history
 from cg.pipeline import Pipeline, build_pipeline
+from cg.runtime import precision_warning
 from cg.session import Session, build_session
 
 __all__ = ["HISTORY_COLUMNS", "train", "train_cli", "run_is_complete", "epoch_seed"]
@@ -119,6 +121,9 @@ def train(
     pipeline = build_pipeline(cfg, skip_bad=skip_bad)
     pipeline.rank, pipeline.world_size = info.rank, info.world_size
     session = build_session(cfg, distributed.device_for(cfg.device, info), info)
+    warning = precision_warning(session.device, cfg.precision)
+    if warning and info.is_main:
+        print(warning, file=sys.stderr)
     history: list[dict[str, Any]] = []
     start = 1
     if state is not None:

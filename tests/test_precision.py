@@ -14,38 +14,25 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import TINY as SMALL
 
 from cg.cli import main
 from cg.config import make_config
 
 TINY = {
+    **SMALL,
     "paired": True,
-    "image_size": 32,
     "base_channels": 8,
     "disc_channels": 8,
-    "batch_size": 4,
-    "feedback_subset": 4,
     "sample_count": 0,
     "seed": 5,
 }
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny shapes: one thread avoids OpenMP start-up costs on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    from cg.data import synthesize
-
-    root = tmp_path_factory.mktemp("precision") / "cityscapes"
-    synthesize("cityscapes", root, size=32, n_train=16, n_val=8, seed=2)
-    return root
+def data(synth) -> Path:
+    return synth("cityscapes", n_train=16, n_val=8, seed=2)
 
 
 def test_bf16_tracks_fp32(data, tmp_path):
@@ -124,6 +111,22 @@ def test_fp16_on_the_cpu_is_a_one_line_error(data, tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "fp16" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_without_bf16_hardware_warns_once(data, tmp_path, capsys, monkeypatch, native):
+    from cg import runtime
+
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: native)
+    flags = ["--epochs", "1", "--precision", "bf16", "--device", "cpu", "--no-progress"]
+    args = ["train", "--data", str(data), "--out", str(tmp_path / "r"), *flags]
+    assert main([*args, "--image-size", "32", "--base-channels", "4", "--disc-channels", "4"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("no bf16 hardware") == (0 if native else 1)
+    if not native:
+        assert "--precision fp32" in err
+    assert runtime.precision_warning(torch.device("cpu"), "fp32") is None
+    assert runtime.precision_warning(torch.device("cuda"), "bf16") is None
 
 
 @pytest.mark.slow
