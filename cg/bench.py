@@ -6,7 +6,10 @@ What is measured (medians over timed calls after warm-up ones, see :func:`cg.per
   runs) on a synthetic in-memory batch, for (a) the report's configuration (U-Net bilinear +
   PatchGAN, cyclegan objective with the paired identity loss, adversarial, batch 16) at each
   of ``sizes``, and (b) the reference's: ``unet_128`` + the basic PatchGAN with the pix2pix
-  objective, batch 16, 128 px. Each in every *variant* (precision x layout [x compile]);
+  objective, batch 16, 128 px. Each in every *variant* (precision x layout [x compile]), after
+  the fp32 *baseline*: the same step without cg's CPU fast paths, i.e. with PyTorch's defaults,
+  as a plain training loop such as the reference implementation's runs it; ``speedup_vs_baseline``
+  compares each variant with it. Every variant runs in a fresh process.
   ``rounds`` > 1 repeats the variants in turn, so that they share the machine's changing load.
   Achieved GFLOP/s = FLOPs of one step (counted once per case on the ``meta`` device) / median
   step time, also as a fraction of the machine's conv ceiling at the same precision and layout,
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from cg.config import TrainConfig, make_config
 from cg.errors import UserError
@@ -35,7 +39,6 @@ from cg.perf import (
     PeakMemory,
     ceiling_key,
     ceilings,
-    count_flops,
     machine_info,
     median,
     release_memory,
@@ -46,21 +49,35 @@ from cg.runtime import resolve_device
 # Dense bf16 peaks (TFLOP/s) of GPUs the model FLOP utilisation is computed against.
 GPU_BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0}
 CASES, LAYOUTS = ("report", "reference"), ("nchw", "cl")
-PARTS = ("ceilings", "training", "data", "translate")
+PARTS = ("ceilings", "training", "profile", "data", "translate")
+
+# Where a step's time goes: PyTorch op names (profiler self time) by kind, first match wins.
+OP_KINDS = (
+    ("convolution backward", ("convolution_backward",)),
+    ("convolution forward", ("convolution", "conv2d", "conv_transpose")),
+    ("batch norm", ("batch_norm",)),
+    ("optimizer", ("adam", "optimizer.", "zero_grad")),
+    ("copies and allocation", ("copy", "cat", "empty", "clone", "as_strided", "contiguous")),
+)
 
 
 @dataclass(frozen=True)
 class Variant:
-    """How a step runs: autocast precision, memory layout, torch.compile."""
+    """How a step runs: autocast precision, memory layout, torch.compile; ``baseline``: without
+    cg's CPU fast paths (``build_session(tuned=False)``), the plain PyTorch loop to beat."""
 
     precision: str = "fp32"
     channels_last: bool = False
     compile: bool = False
+    baseline: bool = False
 
     @property
     def name(self) -> str:
-        cl, comp = "+cl" if self.channels_last else "", "+compile" if self.compile else ""
-        return self.precision + cl + comp
+        flags = [("cl", self.channels_last), ("compile", self.compile), ("baseline", self.baseline)]
+        return "+".join([self.precision] + [f for f, on in flags if on])
+
+
+BASELINE = Variant(baseline=True)
 
 
 @dataclass(frozen=True)
@@ -113,14 +130,24 @@ def bench_cases(sizes: list[int], cases: list[str], quick: bool) -> list[Case]:
 def parse_variant(name: str) -> Variant:
     """``fp32``, ``bf16+cl``, ``fp16+cl+compile`` ... as a :class:`Variant`."""
     precision, *flags = name.split("+")
-    if precision not in ("fp32", "bf16", "fp16") or not set(flags) <= {"cl", "compile"}:
-        raise UserError(f"variant {name!r}: expected PRECISION[+cl][+compile], e.g. bf16+cl")
-    return Variant(precision, "cl" in flags, "compile" in flags)
+    if precision not in ("fp32", "bf16", "fp16") or not set(flags) <= {
+        "cl",
+        "compile",
+        "baseline",
+    }:
+        raise UserError(
+            f"variant {name!r}: expected PRECISION[+cl][+compile][+baseline], e.g. bf16+cl"
+        )
+    return Variant(precision, "cl" in flags, "compile" in flags, "baseline" in flags)
 
 
-def variants(precisions: list[str], layouts: list[str], compile: bool) -> list[Variant]:
+def variants(
+    precisions: list[str], layouts: list[str], compile: bool, baseline: bool = True
+) -> list[Variant]:
+    """Every precision x layout (x compile), after the fp32 baseline when ``baseline``."""
     out = [Variant(p, layout == "cl") for p in precisions for layout in layouts]
-    return out + [dataclasses.replace(v, compile=True) for v in out] if compile else out
+    out += [dataclasses.replace(v, compile=True) for v in out] if compile else []
+    return [BASELINE, *out] if baseline else out
 
 
 def synthetic_batch(cfg: TrainConfig, device: torch.device) -> dict[str, torch.Tensor]:
@@ -131,21 +158,30 @@ def synthetic_batch(cfg: TrainConfig, device: torch.device) -> dict[str, torch.T
     return {k: v.pin_memory() for k, v in batch.items()} if device.type == "cuda" else batch
 
 
-def step_flops(cfg: TrainConfig) -> int:
-    """FLOPs of one training step of ``cfg``, counted on the ``meta`` device (no arithmetic)."""
+def step_flop_counts(cfg: TrainConfig) -> dict[str, int]:
+    """FLOPs of one training step of ``cfg`` per op (``aten.convolution.default`` ...), counted
+    on the ``meta`` device (no arithmetic)."""
     from cg.session import build_session
 
     meta = torch.device("meta")
     session = build_session(dataclasses.replace(cfg, compile=False), meta)
     shape = (cfg.batch_size, 3, cfg.image_size, cfg.image_size)
     batch = {k: torch.empty(shape, device=meta) for k in ("a", "b")}
-    return count_flops(lambda: session.step(batch))
+    with FlopCounterMode(display=False) as counter:
+        session.step(batch)
+    return {str(op): int(n) for op, n in counter.get_flop_counts()["Global"].items()}
+
+
+def step_flops(cfg: TrainConfig) -> int:
+    """FLOPs of one training step of ``cfg`` (:func:`step_flop_counts`, summed)."""
+    return sum(step_flop_counts(cfg).values())
 
 
 def measure_training(
     case: Case, variant: Variant, device: torch.device, *, warmup: int, repeats: int, seconds: float
 ) -> dict[str, Any]:
-    """Time ``Session.step`` of ``case`` in ``variant`` with a fresh session."""
+    """Time ``Session.step`` of ``case`` in ``variant`` with a fresh session (in this
+    process; :func:`run_bench` calls it in a fresh process per variant)."""
     cfg = dataclasses.replace(
         case.cfg,
         precision=variant.precision,
@@ -155,7 +191,7 @@ def measure_training(
     batch = synthetic_batch(cfg, device)
     release_memory()
     with PeakMemory(device) as mem:
-        times, first, busy = _timed(cfg, device, batch, warmup, repeats, seconds)
+        times, first, busy = _timed(cfg, device, batch, warmup, repeats, seconds, variant)
     release_memory()
     return {
         "case": case.name,
@@ -167,6 +203,7 @@ def measure_training(
         "precision": variant.precision,
         "channels_last": variant.channels_last,
         "compile": variant.compile,
+        "baseline": variant.baseline,
         "first_step_s": first,
         "step_s_all": times,
         "threads_busy": busy,
@@ -182,13 +219,83 @@ def _timed(
     warmup: int,
     repeats: int,
     seconds: float,
+    variant: Variant,
 ) -> tuple[list[float], float, float]:
     from cg.session import build_session
 
-    session = build_session(cfg, device)
+    session = build_session(cfg, device, tuned=not variant.baseline)
     return time_budgeted(
         lambda: session.step(batch), device, warmup=warmup, repeats=repeats, seconds=seconds
     )
+
+
+def op_kind(name: str) -> str:
+    """The kind of a profiled op (:data:`OP_KINDS`), else ``elementwise and other``."""
+    low = name.lower()
+    return next(
+        (kind for kind, keys in OP_KINDS if any(k in low for k in keys)), "elementwise and other"
+    )
+
+
+def profile_step(case: Case, variant: Variant, device: torch.device) -> dict[str, Any]:
+    """Where one training step of ``case`` spends its time: the profiler's self time of every
+    op (after two warm-up steps), summed by :func:`op_kind`, and the convolutions' own GFLOP/s
+    (their FLOPs over their time)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from cg.session import build_session
+
+    cfg = dataclasses.replace(
+        case.cfg,
+        precision=variant.precision,
+        channels_last=variant.channels_last,
+        compile=variant.compile,
+    )
+    session = build_session(cfg, device, tuned=not variant.baseline)
+    batch = synthetic_batch(cfg, device)
+    for _ in range(2):
+        session.step(batch)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        session.step(batch)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    attr = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    kinds: dict[str, float] = {}
+    for event in prof.key_averages():
+        seconds = getattr(event, attr, 0.0) / 1e6
+        if seconds > 0:
+            kind = op_kind(event.key)
+            kinds[kind] = kinds.get(kind, 0.0) + seconds
+    total = sum(kinds.values())
+    conv_s = kinds.get("convolution forward", 0.0) + kinds.get("convolution backward", 0.0)
+    conv_flops = sum(n for op, n in step_flop_counts(cfg).items() if "convolution" in op)
+    return {
+        "case": case.name,
+        "variant": variant.name,
+        "profiled_s": total,
+        "seconds_by_kind": dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
+        "convolution_share": conv_s / total if total else None,
+        "convolution_gflops": conv_flops / conv_s / 1e9 if conv_s else None,
+        "timer": attr,
+    }
+
+
+def _child(threads: int, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    torch.set_num_threads(threads)
+    return fn(*args, **kwargs)
+
+
+def in_fresh_process(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in a new Python process (spawned, with this process's thread
+    count), so that each measurement starts from the same state: no allocator settings, heap
+    fragmentation, compiled code or peak memory left by the ones before it."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        return pool.submit(_child, torch.get_num_threads(), fn, *args, **kwargs).result()
 
 
 def _summarise(
@@ -239,6 +346,7 @@ def run_bench(
     precisions: tuple[str, ...] = ("fp32",),
     layouts: tuple[str, ...] = LAYOUTS,
     compile: bool = False,
+    baseline: bool = True,
     variant_names: tuple[str, ...] = (),
     parts: tuple[str, ...] = PARTS,
     warmup: int = 2,
@@ -251,7 +359,7 @@ def run_bench(
     """Run the benchmark; returns the JSON-able result (see the module docstring)."""
     dev = resolve_device(device)
     chosen = [parse_variant(v) for v in variant_names] or variants(
-        list(precisions), list(layouts), compile
+        list(precisions), list(layouts), compile, baseline
     )
     precisions = tuple(v.precision for v in chosen)
     _check("precision", precisions, ("fp32", "bf16", "fp16"))
@@ -288,13 +396,28 @@ def run_bench(
                 for v in chosen:
                     say(f"training {case.name} {v.name} (round {r + 1}/{rounds})")
                     found.setdefault(v.name, []).append(
-                        measure_training(
-                            case, v, dev, warmup=warmup, repeats=repeats, seconds=seconds
+                        in_fresh_process(
+                            measure_training,
+                            case,
+                            v,
+                            dev,
+                            warmup=warmup,
+                            repeats=repeats,
+                            seconds=seconds,
                         )
                     )
-            result["training"] += [
-                _summarise(rows, flops, result.get("ceilings", {}), peak) for rows in found.values()
-            ]
+            rows = [_summarise(r, flops, result.get("ceilings", {}), peak) for r in found.values()]
+            base = next((r for r in rows if r["baseline"]), None)
+            for r in rows:
+                if base is not None:
+                    r["speedup_vs_baseline"] = r["images_per_s"] / base["images_per_s"]
+            result["training"] += rows
+    if "profile" in parts:
+        fastest = [v for v in chosen if not v.baseline] or chosen
+        result["profile"] = []
+        for case in bench_cases(list(sizes), list(cases), quick):
+            say(f"profile {case.name} {fastest[0].name}")
+            result["profile"].append(in_fresh_process(profile_step, case, fastest[0], dev))
     if "data" in parts or "translate" in parts:
         from cg.bench_data import measure_data, measure_translate
         from cg.data import synthesize

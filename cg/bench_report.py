@@ -78,6 +78,7 @@ def format_table(result: dict[str, Any]) -> str:
         head = (
             f"{'case':<15}{'variant':<18}{'img/s':>8}{'s/step':>9}{'GFLOP':>8}"
             f"{'GFLOP/s':>9}{'of conv':>9}{'of mm32':>9}{'peak GiB':>10}{'busy':>6}"
+            f"{'vs base':>9}"
         )
         lines += [head + ("     MFU" if mfu else ""), "-" * (len(head) + (8 if mfu else 0))]
         for r in rows:
@@ -87,6 +88,7 @@ def format_table(result: dict[str, Any]) -> str:
                 f"{_fmt(r['gflops'], '.1f'):>9}{_fmt(r.get('of_conv_ceiling'), '.0%'):>9}"
                 f"{_fmt(r.get('of_matmul_fp32'), '.0%'):>9}"
                 f"{r['peak_memory_bytes'] / GIB:>10.2f}{r['threads_busy']:>6.1f}"
+                f"{_fmt(r.get('speedup_vs_baseline'), '.2f'):>8}x"
             )
             if mfu:
                 line += f"{_fmt(r.get('mfu_bf16_peak'), '.1%'):>8}"
@@ -97,12 +99,27 @@ def format_table(result: dict[str, Any]) -> str:
             f"peak memory: {', '.join(kinds)}; 'of conv': of the 3x3 conv ceiling at the "
             "same precision and layout; 'of mm32': of the fp32 matmul ceiling; 'busy': CPU "
             "seconds per wall second of the timed steps (below the thread count: other "
-            "processes took the cores)",
+            "processes took the cores); 'vs base': images/s over the fp32+baseline row of "
+            "the same case (PyTorch's defaults, without cg's CPU fast paths)",
             f"reference-128 in the reference implementation: {p['images_per_s'][0]}-"
             f"{p['images_per_s'][1]} img/s, {p['gflop_per_iter']} GFLOP/step, "
             f"~{p['gflops']} GFLOP/s (targets: fp32 >= 9.1 img/s, bf16 >= 15.2 img/s)",
             "",
         ]
+    for prof in result.get("profile") or []:
+        total = prof["profiled_s"]
+        lines.append(
+            f"where the time of one {prof['case']} {prof['variant']} step goes (profiler self "
+            f"time, {total:.3f} s in all)"
+        )
+        for kind, sec in prof["seconds_by_kind"].items():
+            lines.append(f"  {kind:<28}{sec:>9.3f} s{sec / total:>7.0%}")
+        if prof.get("convolution_gflops"):
+            lines.append(
+                f"  convolutions alone: {prof['convolution_gflops']:.1f} GFLOP/s "
+                f"({prof['convolution_share']:.0%} of the time)"
+            )
+        lines.append("")
     data = result.get("data")
     if data:
         lines.append(f"{'data pipeline':<28}{'img/s':>10}{'setup s':>9}")
@@ -160,6 +177,7 @@ def bench_cli(args: Any) -> None:
         precisions=split(args.precision),
         layouts=split(args.layout),
         compile=args.compile,
+        baseline=args.baseline,
         variant_names=split(args.variants or ""),
         parts=split(args.parts),
         warmup=args.warmup if args.warmup is not None else (1 if args.quick else 2),

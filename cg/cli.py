@@ -357,14 +357,19 @@ def _add_bench(sub: Any) -> None:
                    help="memory layouts to compare: nchw,cl (channels_last) (default: both)")
     p.add_argument("--compile", action="store_true",
                    help="also time every variant under torch.compile")
+    p.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
+                   help="also time fp32+baseline first: the same step with PyTorch's defaults, "
+                   "without cg's CPU fast paths (default: on)")
     p.add_argument("--variants", metavar="LIST",
-                   help="exactly these variants instead, e.g. fp32+cl,bf16+cl+compile")
+                   help="exactly these variants instead, e.g. "
+                   "fp32+baseline,fp32+cl,bf16+cl+compile")
     p.add_argument("--sizes", metavar="LIST",
                    help="image sizes of the report's configuration (default: 64,128,256)")
     p.add_argument("--cases", default="report,reference", metavar="LIST",
                    help="report (U-Net CycleGAN, batch 16) and/or reference (unet_128 pix2pix)")
-    p.add_argument("--parts", default="ceilings,training,data,translate", metavar="LIST",
-                   help="what to measure (default: ceilings,training,data,translate)")
+    p.add_argument("--parts", default="ceilings,training,profile,data,translate",
+                   metavar="LIST", help="what to measure (default: all of "
+                   "ceilings,training,profile,data,translate)")
     p.add_argument("--warmup", type=int, help="untimed steps first (default: 2; quick: 1)")
     p.add_argument("--repeats", type=int, help="timed steps (default: 5; quick: 2)")
     p.add_argument("--rounds", type=int, default=1,

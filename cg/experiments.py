@@ -123,8 +123,8 @@ def experiment(
     parameters: ``n_train``/``n_val`` cap the images used (0 = all); the discriminator's base
     width follows ``base_channels`` (the report's G and D both start at 64); the models use the
     channels_last memory layout (about 3x faster on a CPU for these small widths; the same
-    arithmetic); ``overrides`` are any other :class:`~cg.config.TrainConfig` fields. A finished run with the same config is
-    reused, an interrupted one resumed.
+    arithmetic); ``overrides`` are any other :class:`~cg.config.TrainConfig` fields. A finished
+    run with the same config is reused, an interrupted one resumed.
     """
     from cg.train import run_is_complete, train
 

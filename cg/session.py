@@ -235,9 +235,17 @@ def _train_view(models: Models, cfg: TrainConfig, device: torch.device,
                   wrap(models.d_b, True))
 
 
-def build_session(cfg: TrainConfig, device: torch.device, info: DistInfo = SINGLE) -> Session:
+def build_session(
+    cfg: TrainConfig, device: torch.device, info: DistInfo = SINGLE, *, tuned: bool = True
+) -> Session:
     """Models (seeded with ``cfg.seed``), optimisers and pools for ``cfg`` on ``device``;
-    with several ranks (``info``), the models the step calls are DDP-wrapped."""
+    with several ranks (``info``), the models the step calls are DDP-wrapped.
+
+    ``tuned=False`` leaves out cg's CPU fast paths (fused Adam, the allocator setting, the
+    channels_last BatchNorm gradients) and keeps PyTorch's defaults: the same computation, as
+    a plain PyTorch training loop such as the reference implementation's runs it. ``cg bench``
+    measures against it.
+    """
     from cg.models import build_discriminator, build_generator
 
     seed_everything(cfg.seed)
@@ -255,12 +263,14 @@ def build_session(cfg: TrainConfig, device: torch.device, info: DistInfo = SINGL
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     for _, m in models.items():
         m.to(device=device, memory_format=fmt)
-        if cfg.channels_last and device.type == "cpu":
+        if tuned and cfg.channels_last and device.type == "cpu":
             channels_last_batchnorm_grads(m)
-    if device.type == "cpu":
+    if tuned and device.type == "cpu":
         tune_cpu_allocator()
     # fused: one kernel per step on CPU and CUDA (4.4x faster than foreach for unet_128 on CPU)
     fused = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
+    if not tuned:
+        fused = {}  # Adam chooses: foreach on CUDA, one tensor at a time on the CPU
     adam = functools.partial(torch.optim.Adam, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), **fused)
     opt_g = adam([p for m in models.generators() for p in m.parameters()])
     discs = models.discriminators()

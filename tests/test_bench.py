@@ -11,14 +11,7 @@ import torch
 from cg.cli import main
 from cg.config import make_config
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny shapes: one thread avoids OpenMP start-up costs on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_quick_bench_prints_a_table_and_writes_json(tmp_path, capsys):
@@ -48,23 +41,35 @@ def test_quick_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     }
     assert all(c["gflops"] > 0 for c in result["ceilings"].values())
     rows = {r["variant"]: r for r in result["training"]}
-    assert set(rows) == {"fp32", "bf16"}
+    assert list(rows) == ["fp32+baseline", "fp32", "bf16"]  # the baseline first
+    assert rows["fp32+baseline"]["speedup_vs_baseline"] == 1.0
+    for r in rows.values():
+        want = r["images_per_s"] / rows["fp32+baseline"]["images_per_s"]
+        assert r["speedup_vs_baseline"] == pytest.approx(want)
     from cg.bench import report_config, step_flops
 
     flops = step_flops(report_config(32, 2, base_channels=8, disc_channels=8))
-    for v, r in rows.items():
+    for r in rows.values():
         assert r["case"] == "report-32" and len(r["step_s_all"]) >= 2
         assert r["gflop_per_step"] == pytest.approx(flops / 1e9)
         assert r["images_per_s"] == pytest.approx(2 / r["step_s"])
         assert r["gflops"] == pytest.approx(r["gflop_per_step"] / r["step_s"])
-        ceiling = result["ceilings"][f"conv_{v}_nchw"]["gflops"]
+        ceiling = result["ceilings"][f"conv_{r['precision']}_nchw"]["gflops"]
         assert r["of_conv_ceiling"] == pytest.approx(r["gflops"] / ceiling)
         assert r["peak_memory_bytes"] > 2**20
+    (prof,) = result["profile"]  # one step of the case, in the first variant after the baseline
+    assert (prof["case"], prof["variant"]) == ("report-32", "fp32")
+    kinds = prof["seconds_by_kind"]
+    assert sum(kinds.values()) == pytest.approx(prof["profiled_s"])
+    assert {"convolution forward", "convolution backward", "batch norm", "optimizer"} <= set(kinds)
+    assert 0 < prof["convolution_share"] < 1 and prof["convolution_gflops"] > 0
     assert {d["cache"] for d in result["data"]} == {False, True}
     assert all(d["images"] == 8 and d["images_per_s"] > 0 for d in result["data"])
     assert result["translate"]["images"] == 4 and result["translate"]["images_per_s"] > 0
     assert result["reference"]["pix2pix_unet128_b16_128px"]["gflop_per_iter"] == 339
-    for needle in ("report-32", "bf16", "conv_fp32_cl", "data pipeline", "translate:"):
+    assert isinstance(result["machine"]["cpu_native_bf16"], bool)
+    needles = ("report-32", "bf16", "conv_fp32_cl", "fp32+baseline", "vs base", "where the time")
+    for needle in (*needles, "translate:"):
         assert needle in table
 
 
@@ -74,6 +79,57 @@ def test_bench_rejects_bad_lists(capsys):
     assert err.startswith("error: --layout nhwc") and err.count("\n") == 1
     assert main(["bench", "--quick", "--sizes", "a,b"]) == 2
     assert "--sizes" in capsys.readouterr().err
+
+
+def test_variant_names_round_trip_and_bad_ones_are_errors(capsys):
+    from cg.bench import BASELINE, parse_variant, variants
+
+    for name in ("fp32", "bf16+cl", "fp16+cl+compile", "fp32+baseline", "fp32+cl+baseline"):
+        assert parse_variant(name).name == name
+    assert variants(["fp32", "bf16"], ["nchw"], False)[0] == BASELINE
+    assert BASELINE not in variants(["fp32"], ["nchw", "cl"], True, baseline=False)
+    assert main(["bench", "--quick", "--variants", "fp32+fast"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: variant 'fp32+fast'") and "+baseline" in err
+
+
+def test_baseline_session_computes_the_same_steps():
+    """tuned=False (PyTorch's defaults: for-loop Adam, no allocator setting, no BatchNorm
+    gradient hook) only changes how fast a step runs: same losses, same weights up to the
+    rounding of a different Adam kernel."""
+    from cg.bench import reference_config, report_config, synthetic_batch
+    from cg.session import build_session
+
+    cpu = torch.device("cpu")
+    small = {"base_channels": 4, "disc_channels": 4}
+    for cfg in (
+        report_config(32, 2, channels_last=True, **small),
+        reference_config(2, **small),
+    ):
+        runs = []
+        for tuned in (True, False):
+            s = build_session(cfg, cpu, tuned=tuned)
+            batch = synthetic_batch(cfg, cpu)
+            losses = [s.step(batch) for _ in range(2)]
+            runs.append((losses, s.models.g_ab.state_dict()))
+        (fast, w_fast), (base, w_base) = runs
+        for a, b in zip(fast, base):
+            for k in a:
+                assert b[k].item() == pytest.approx(a[k].item(), rel=1e-4), k
+        for k, v in w_fast.items():
+            if v.is_floating_point():
+                torch.testing.assert_close(w_base[k], v, rtol=1e-4, atol=1e-5, msg=k)
+
+
+def test_ops_are_sorted_into_kinds():
+    from cg.bench import op_kind
+
+    assert op_kind("aten::convolution_backward") == "convolution backward"
+    assert op_kind("aten::mkldnn_convolution") == "convolution forward"
+    assert op_kind("aten::native_batch_norm_backward") == "batch norm"
+    assert op_kind("aten::_fused_adam_") == "optimizer"
+    assert op_kind("aten::cat") == "copies and allocation"
+    assert op_kind("aten::leaky_relu_") == "elementwise and other"
 
 
 def test_reference_step_is_the_reference_work():
@@ -129,13 +185,11 @@ def test_cpu_allocator_tuning_applies():
 
 
 @pytest.fixture(scope="module")
-def datasets(tmp_path_factory) -> dict[str, Path]:
-    from cg.data import synthesize
-
-    root = tmp_path_factory.mktemp("cache")
-    synthesize("cityscapes", root / "paired", size=32, n_train=10, n_val=2, seed=4)
-    synthesize("face2simpson", root / "unpaired", size=32, n_train=7, n_val=2, seed=4)
-    return {"paired": root / "paired", "unpaired": root / "unpaired"}
+def datasets(synth) -> dict[str, Path]:
+    return {
+        "paired": synth("cityscapes", n_train=10, n_val=2, seed=4),
+        "unpaired": synth("face2simpson", n_train=7, n_val=2, seed=4),
+    }
 
 
 def test_batched_augmentation_equals_item_by_item():
