@@ -11,7 +11,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-bench-results}"
 python="${PYTHON:-python}"
 [ -x "$root/.venv/bin/python" ] && [ -z "${PYTHON:-}" ] && python="$root/.venv/bin/python"
-mkdir -p "$out"
+out="$(mkdir -p "$out" && cd "$out" && pwd)"  # absolute: the run below starts in $root
 cd "$root"
 "$python" - <<'PY'
 import sys, torch

@@ -254,3 +254,18 @@ def test_cache_is_skipped_when_it_does_not_fit(datasets):
     assert build_pipeline(make_config(cache_gib=1.0, **base)).cached
     assert not build_pipeline(make_config(cache_gib=1e-5, **base)).cached  # 10 KiB < 60 KiB
     assert not build_pipeline(make_config(cache_gib=0.0, **base)).cached
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without GPU")
+def test_gpu_script_refuses_without_a_gpu(tmp_path):
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "gpu.sh"
+    env = {"PATH": "/usr/bin:/bin", "PYTHON": sys.executable}
+    done = subprocess.run(
+        ["bash", str(script), "results"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode != 0
+    assert "error: bench/gpu.sh needs a CUDA GPU" in done.stderr
+    assert (tmp_path / "results").is_dir() and not any((tmp_path / "results").iterdir())
