@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from cg.config import TrainConfig, make_config
 from cg.errors import UserError
@@ -39,6 +38,7 @@ from cg.perf import (
     PeakMemory,
     ceiling_key,
     ceilings,
+    flops_by_op,
     machine_info,
     median,
     release_memory,
@@ -61,6 +61,9 @@ OP_KINDS = (
 )
 
 
+VARIANT_FLAGS = ("cl", "compile", "baseline")  # in Variant's field order, after precision
+
+
 @dataclass(frozen=True)
 class Variant:
     """How a step runs: autocast precision, memory layout, torch.compile; ``baseline``: without
@@ -73,8 +76,8 @@ class Variant:
 
     @property
     def name(self) -> str:
-        flags = [("cl", self.channels_last), ("compile", self.compile), ("baseline", self.baseline)]
-        return "+".join([self.precision] + [f for f, on in flags if on])
+        on = (self.channels_last, self.compile, self.baseline)
+        return "+".join([self.precision] + [f for f, o in zip(VARIANT_FLAGS, on) if o])
 
 
 BASELINE = Variant(baseline=True)
@@ -130,15 +133,11 @@ def bench_cases(sizes: list[int], cases: list[str], quick: bool) -> list[Case]:
 def parse_variant(name: str) -> Variant:
     """``fp32``, ``bf16+cl``, ``fp16+cl+compile`` ... as a :class:`Variant`."""
     precision, *flags = name.split("+")
-    if precision not in ("fp32", "bf16", "fp16") or not set(flags) <= {
-        "cl",
-        "compile",
-        "baseline",
-    }:
+    if precision not in ("fp32", "bf16", "fp16") or not set(flags) <= set(VARIANT_FLAGS):
         raise UserError(
             f"variant {name!r}: expected PRECISION[+cl][+compile][+baseline], e.g. bf16+cl"
         )
-    return Variant(precision, "cl" in flags, "compile" in flags, "baseline" in flags)
+    return Variant(precision, *(f in flags for f in VARIANT_FLAGS))
 
 
 def variants(
@@ -167,9 +166,7 @@ def step_flop_counts(cfg: TrainConfig) -> dict[str, int]:
     session = build_session(dataclasses.replace(cfg, compile=False), meta)
     shape = (cfg.batch_size, 3, cfg.image_size, cfg.image_size)
     batch = {k: torch.empty(shape, device=meta) for k in ("a", "b")}
-    with FlopCounterMode(display=False) as counter:
-        session.step(batch)
-    return {str(op): int(n) for op, n in counter.get_flop_counts()["Global"].items()}
+    return flops_by_op(lambda: session.step(batch))
 
 
 def step_flops(cfg: TrainConfig) -> int:
@@ -177,21 +174,36 @@ def step_flops(cfg: TrainConfig) -> int:
     return sum(step_flop_counts(cfg).values())
 
 
-def measure_training(
-    case: Case, variant: Variant, device: torch.device, *, warmup: int, repeats: int, seconds: float
-) -> dict[str, Any]:
-    """Time ``Session.step`` of ``case`` in ``variant`` with a fresh session (in this
-    process; :func:`run_bench` calls it in a fresh process per variant)."""
-    cfg = dataclasses.replace(
+def variant_config(case: Case, variant: Variant) -> TrainConfig:
+    """``case``'s config with ``variant``'s precision, layout and compile setting."""
+    return dataclasses.replace(
         case.cfg,
         precision=variant.precision,
         channels_last=variant.channels_last,
         compile=variant.compile,
     )
+
+
+def variant_session(cfg: TrainConfig, variant: Variant, device: torch.device) -> Any:
+    """A fresh session of ``cfg``, with cg's fast paths unless ``variant`` is the baseline."""
+    from cg.session import build_session
+
+    return build_session(cfg, device, tuned=not variant.baseline)
+
+
+def measure_training(
+    case: Case, variant: Variant, device: torch.device, *, warmup: int, repeats: int, seconds: float
+) -> dict[str, Any]:
+    """Time ``Session.step`` of ``case`` in ``variant`` with a fresh session (in this
+    process; :func:`run_bench` calls it in a fresh process per variant)."""
+    cfg = variant_config(case, variant)
     batch = synthetic_batch(cfg, device)
     release_memory()
     with PeakMemory(device) as mem:
-        times, first, busy = _timed(cfg, device, batch, warmup, repeats, seconds, variant)
+        session = variant_session(cfg, variant, device)
+        times, first, busy = time_budgeted(
+            lambda: session.step(batch), device, warmup=warmup, repeats=repeats, seconds=seconds
+        )
     release_memory()
     return {
         "case": case.name,
@@ -212,23 +224,6 @@ def measure_training(
     }
 
 
-def _timed(
-    cfg: TrainConfig,
-    device: torch.device,
-    batch: dict[str, torch.Tensor],
-    warmup: int,
-    repeats: int,
-    seconds: float,
-    variant: Variant,
-) -> tuple[list[float], float, float]:
-    from cg.session import build_session
-
-    session = build_session(cfg, device, tuned=not variant.baseline)
-    return time_budgeted(
-        lambda: session.step(batch), device, warmup=warmup, repeats=repeats, seconds=seconds
-    )
-
-
 def op_kind(name: str) -> str:
     """The kind of a profiled op (:data:`OP_KINDS`), else ``elementwise and other``."""
     low = name.lower()
@@ -243,15 +238,8 @@ def profile_step(case: Case, variant: Variant, device: torch.device) -> dict[str
     (their FLOPs over their time)."""
     from torch.profiler import ProfilerActivity, profile
 
-    from cg.session import build_session
-
-    cfg = dataclasses.replace(
-        case.cfg,
-        precision=variant.precision,
-        channels_last=variant.channels_last,
-        compile=variant.compile,
-    )
-    session = build_session(cfg, device, tuned=not variant.baseline)
+    cfg = variant_config(case, variant)
+    session = variant_session(cfg, variant, device)
     batch = synthetic_batch(cfg, device)
     for _ in range(2):
         session.step(batch)
@@ -408,8 +396,8 @@ def run_bench(
                     )
             rows = [_summarise(r, flops, result.get("ceilings", {}), peak) for r in found.values()]
             base = next((r for r in rows if r["baseline"]), None)
-            for r in rows:
-                if base is not None:
+            if base is not None:
+                for r in rows:
                     r["speedup_vs_baseline"] = r["images_per_s"] / base["images_per_s"]
             result["training"] += rows
     if "profile" in parts:

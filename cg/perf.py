@@ -78,11 +78,17 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
-def count_flops(fn: Callable[[], Any]) -> int:
-    """FLOPs of one call of ``fn`` as :class:`FlopCounterMode` counts them."""
+def flops_by_op(fn: Callable[[], Any]) -> dict[str, int]:
+    """FLOPs of one call of ``fn`` per op (``aten.convolution.default`` ...), as
+    :class:`FlopCounterMode` counts them."""
     with FlopCounterMode(display=False) as counter:
         fn()
-    return int(counter.get_total_flops())
+    return {str(op): int(n) for op, n in counter.get_flop_counts()["Global"].items()}
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """FLOPs of one call of ``fn`` (:func:`flops_by_op`, summed)."""
+    return sum(flops_by_op(fn).values())
 
 
 def _status_bytes(field: str) -> int | None:
