@@ -1,9 +1,9 @@
 """Saving and loading checkpoints, in one place.
 
 A checkpoint is a plain dict of tensors and Python builtins, so it loads with
-``torch.load(weights_only=True)`` (no pickled code runs on load). It is written atomically:
-to a temporary file in the same folder, flushed and fsync'ed, then renamed over the target, so
-a crash at any moment leaves either the old file or the new one, never half of one.
+``torch.load(weights_only=True)`` (no pickled code runs on load). It is written atomically
+(:func:`cg.files.atomic_writer`), so a crash at any moment leaves either the old file or the
+new one, never half of one.
 
 Layout (``FORMAT_VERSION`` 1)::
 
@@ -16,8 +16,6 @@ Layout (``FORMAT_VERSION`` 1)::
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,43 +23,10 @@ if TYPE_CHECKING:
     import torch
 
 from cg.errors import UserError
+from cg.files import atomic_writer
 
 FORMAT = "cg-checkpoint"
 FORMAT_VERSION = 1
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename, fsync folder)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
@@ -71,23 +36,27 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     from cg import __version__
 
     full = {"format": FORMAT, "version": FORMAT_VERSION, "cg_version": __version__, **payload}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(full, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    with atomic_writer(path) as f:
+        torch.save(full, f)
+
+
+class CheckpointDamaged(UserError):
+    """A checkpoint file that exists but cannot be read whole (cut short, corrupted)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(
+            f"checkpoint {path} is damaged ({reason}): it was cut short (a full disk, an "
+            "interrupted copy) or corrupted"
+        )
+
+
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since 1.6 is a zip archive
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a cg checkpoint with ``weights_only=True``; a UserError if it is not one."""
+    """Load a cg checkpoint with ``weights_only=True``; a UserError if it is not one, a
+    :class:`CheckpointDamaged` if it is a torch file that cannot be read whole."""
     import torch
 
     path = Path(path)
@@ -97,6 +66,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file for the user
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if head == _ZIP_MAGIC or path.stat().st_size == 0:
+            raise CheckpointDamaged(path, first[:200] or "empty file") from None
         raise UserError(
             f"cannot load checkpoint {path}: {first[:300]} (is it a cg checkpoint? "
             "reference pix2pix/CycleGAN weights are converted with `cg import-official`)"

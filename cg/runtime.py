@@ -23,6 +23,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def to_device(x: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
+    """``x`` on ``device``, in channels_last order when asked (the models' layout)."""
+    x = x.to(device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -10,9 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cg.checkpoints import atomic_write_bytes, load_checkpoint
+from cg.checkpoints import load_checkpoint
 from cg.config import TrainConfig, config_from_dict
 from cg.errors import UserError
+from cg.files import atomic_write_bytes
 from cg.runtime import resolve_device
 
 DIRECTIONS = {"ab": "g_ab", "ba": "g_ba"}
@@ -64,24 +64,6 @@ def prepare(image_u8: torch.Tensor, size: int) -> torch.Tensor:
     return x[0].clamp(-1, 1)
 
 
-def _encode(image_u8: torch.Tensor, suffix: str) -> bytes:
-    from PIL import Image
-
-    fmt = {
-        ".jpg": "JPEG",
-        ".jpeg": "JPEG",
-        ".png": "PNG",
-        ".bmp": "BMP",
-        ".tif": "TIFF",
-        ".tiff": "TIFF",
-        ".webp": "WEBP",
-    }.get(suffix.lower(), "PNG")
-    buf = io.BytesIO()
-    extra = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    Image.fromarray(image_u8.permute(1, 2, 0).numpy()).save(buf, format=fmt, **extra)
-    return buf.getvalue()
-
-
 def translate_folder(
     checkpoint: str | Path,
     direction: str,
@@ -101,7 +83,7 @@ def translate_folder(
     from tqdm.auto import tqdm
 
     from cg.data import list_images, load_rgb
-    from cg.plots import to_uint8
+    from cg.images import encode, to_uint8
 
     src, dst = Path(input_dir), Path(output_dir)
     files = list_images(src)
@@ -126,7 +108,7 @@ def translate_folder(
         fakes = to_uint8(translate_batch(generator, torch.stack(images)))
         for f, fake in zip(chunk, fakes):
             target = dst / f.relative_to(src)
-            atomic_write_bytes(target, _encode(fake, target.suffix))
+            atomic_write_bytes(target, encode(fake, target.suffix))
             written.append(target)
         bar.update(len(chunk))
     bar.close()

@@ -46,7 +46,7 @@ def test_quick_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     for r in rows.values():
         want = r["images_per_s"] / rows["fp32+baseline"]["images_per_s"]
         assert r["speedup_vs_baseline"] == pytest.approx(want)
-    from cg.bench import report_config, step_flops
+    from cg.bench.run import report_config, step_flops
 
     flops = step_flops(report_config(32, 2, base_channels=8, disc_channels=8))
     for r in rows.values():
@@ -82,7 +82,7 @@ def test_bench_rejects_bad_lists(capsys):
 
 
 def test_variant_names_round_trip_and_bad_ones_are_errors(capsys):
-    from cg.bench import BASELINE, parse_variant, variants
+    from cg.bench.run import BASELINE, parse_variant, variants
 
     for name in ("fp32", "bf16+cl", "fp16+cl+compile", "fp32+baseline", "fp32+cl+baseline"):
         assert parse_variant(name).name == name
@@ -97,8 +97,8 @@ def test_baseline_session_computes_the_same_steps():
     """tuned=False (PyTorch's defaults: for-loop Adam, no allocator setting, no BatchNorm
     gradient hook) only changes how fast a step runs: same losses, same weights up to the
     rounding of a different Adam kernel."""
-    from cg.bench import reference_config, report_config, synthetic_batch
-    from cg.session import build_session
+    from cg.bench.run import reference_config, report_config, synthetic_batch
+    from cg.train.state import build_session
 
     cpu = torch.device("cpu")
     small = {"base_channels": 4, "disc_channels": 4}
@@ -122,7 +122,7 @@ def test_baseline_session_computes_the_same_steps():
 
 
 def test_ops_are_sorted_into_kinds():
-    from cg.bench import op_kind
+    from cg.bench.run import op_kind
 
     assert op_kind("aten::convolution_backward") == "convolution backward"
     assert op_kind("aten::mkldnn_convolution") == "convolution forward"
@@ -134,20 +134,20 @@ def test_ops_are_sorted_into_kinds():
 
 def test_reference_step_is_the_reference_work():
     """Equal work: a unet_128 pix2pix step (batch 16, 128 px) is the reference's 339 GFLOP."""
-    from cg.bench import reference_config, step_flops
+    from cg.bench.run import reference_config, step_flops
 
     assert step_flops(reference_config()) / 1e9 == pytest.approx(338.9, abs=0.05)
 
 
 def test_conv_ceiling_counts_forward_and_backward():
-    from cg.perf import conv_ceiling
+    from cg.bench.measure import conv_ceiling
 
     c = conv_ceiling(torch.device("cpu"), batch=2, channels=8, size=16, warmup=1, repeats=2)
     assert c["gflop"] == pytest.approx(3 * 2 * 2 * 8 * 16 * 16 * 8 * 9 / 1e9)
 
 
 def test_peak_memory_sees_tensors_allocated_inside():
-    from cg.perf import PeakMemory, release_memory
+    from cg.bench.measure import PeakMemory, release_memory
 
     release_memory()  # freed heap goes back to the OS, so new tensors need new pages
     with PeakMemory(torch.device("cpu")) as before:
@@ -160,8 +160,8 @@ def test_peak_memory_sees_tensors_allocated_inside():
 
 def test_channels_last_step_matches_contiguous():
     """channels_last (with its BatchNorm gradient hook) computes the same step."""
-    from cg.bench import report_config, synthetic_batch
-    from cg.session import build_session
+    from cg.bench.run import report_config, synthetic_batch
+    from cg.train.state import build_session
 
     cpu = torch.device("cpu")
     losses = {}
@@ -207,8 +207,8 @@ def test_batched_augmentation_equals_item_by_item():
 
 
 def _epoch(cfg, epoch: int = 1, **pipeline_fields) -> list[dict[str, torch.Tensor]]:
-    from cg.pipeline import build_pipeline
-    from cg.train import epoch_seed
+    from cg.data.loaders import build_pipeline
+    from cg.train.loop import epoch_seed
 
     pipeline = build_pipeline(cfg)
     for k, v in pipeline_fields.items():
@@ -248,7 +248,7 @@ def test_batches_do_not_depend_on_cache_workers_or_ranks(datasets, kind):
 
 
 def test_cache_is_skipped_when_it_does_not_fit(datasets):
-    from cg.pipeline import build_pipeline
+    from cg.data.loaders import build_pipeline
 
     base = {"data": str(datasets["paired"]), "image_size": 32, "paired": True}
     assert build_pipeline(make_config(cache_gib=1.0, **base)).cached

@@ -29,7 +29,7 @@ from helpers import flags
 
 from cg.checkpoints import load_checkpoint
 from cg.config import make_config
-from cg.history import read_history
+from cg.train.run_dir import read_history
 
 TINY = {**SMALL, "paired": True, "seed": 3}
 FLAGS = [*flags(TINY), "--no-progress"]
@@ -49,9 +49,9 @@ def data(synth) -> Path:
 
 def _first_steps(cfg, info):
     """Gradients after step 1 and weights after step 2 of epoch 1 (this rank's view)."""
-    from cg.pipeline import build_pipeline
-    from cg.session import build_session
-    from cg.train import epoch_seed
+    from cg.data.loaders import build_pipeline
+    from cg.train.loop import epoch_seed
+    from cg.train.state import build_session
 
     pipeline = build_pipeline(cfg)
     pipeline.rank, pipeline.world_size = info.rank, info.world_size
@@ -76,8 +76,8 @@ def _worker(rank: int, world: int, port: int, data: str, out: str) -> None:
         LOCAL_RANK=str(rank),
     )
     torch.set_num_threads(1)
-    from cg import distributed
-    from cg.train import train
+    from cg.train import distributed
+    from cg.train.loop import train
 
     info = distributed.init()
     out_dir = Path(out)
@@ -99,7 +99,7 @@ def test_two_processes_equal_one_and_resume_exactly(data, tmp_path):
     for k, v in r0["weights"].items():
         assert torch.equal(v, r1["weights"][k]), k
     # the averaged gradients of step 1 are the 1-process gradients of the global batch
-    from cg.distributed import SINGLE
+    from cg.train.distributed import SINGLE
 
     one_grads, _ = _first_steps(make_config(data=str(data), **TINY), SINGLE)
     assert r0["grads"].keys() == one_grads.keys()
@@ -149,7 +149,7 @@ def test_torchrun_cli_matches_one_process(data, tmp_path):
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("run folder:") == 1  # rank 0 alone reports
-    from cg.train import train
+    from cg.train.loop import train
 
     train(make_config(data=str(data), epochs=2, **TINY), one, progress=False)
     files = sorted(str(p.relative_to(ddp)) for p in ddp.rglob("*"))

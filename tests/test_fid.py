@@ -18,7 +18,13 @@ from PIL import Image
 
 from cg.cli import main
 from cg.errors import UserError
-from cg.fid import (
+from cg.eval.fid.inception import (
+    FIDELITY_TO_TORCHSCRIPT,
+    InceptionFeatures,
+    load_fid_network,
+    resize_bilinear_tf1,
+)
+from cg.eval.fid.score import (
     KID_SEED,
     FeatureStats,
     FidEvaluator,
@@ -26,13 +32,7 @@ from cg.fid import (
     fid_against,
     frechet_distance,
 )
-from cg.inception import (
-    FIDELITY_TO_TORCHSCRIPT,
-    InceptionFeatures,
-    load_fid_network,
-    resize_bilinear_tf1,
-)
-from cg.weights import (
+from cg.eval.fid.weights import (
     FID_WEIGHTS_FILE,
     WeightsSource,
     fetch_fid_weights,
@@ -250,9 +250,9 @@ def test_weights_search_order(tmp_path, torch_home) -> None:
 
 
 def test_missing_weights_error_says_how_to_get_them(torch_home, monkeypatch) -> None:
-    import cg.weights
+    import cg.eval.fid.weights
 
-    monkeypatch.setattr(cg.weights, "package_weights_path", lambda: None)
+    monkeypatch.setattr(cg.eval.fid.weights, "package_weights_path", lambda: None)
     with pytest.raises(UserError) as info:
         find_fid_weights()
     message = str(info.value)

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from cg import experiments, findings
 from cg.config import make_config
+from cg.report import experiments, findings
 
 
 def _run(dataset: str, name: str, **columns: list[float]) -> experiments.Run:

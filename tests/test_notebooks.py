@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from cg import profiles, report
-from cg.captions import FIGURES
 from cg.cli import main
 from cg.errors import UserError
+from cg.report import notebooks as report
+from cg.report import profiles
+from cg.report.captions import FIGURES
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"

@@ -18,7 +18,7 @@ from cg.cli import main
 from cg.config import config_from_dict
 from cg.errors import UserError
 from cg.models import ResnetGenerator, UnetGenerator, build_generator, init_weights
-from cg.official import guess_generator, import_official
+from cg.models.official import guess_generator, import_official
 
 NGF = 8
 SIDE = {"resnet_9": 32, "resnet_6": 32, "unet_128": 128, "unet_256": 256}

@@ -9,40 +9,41 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from cg import architecture, captions, figures, plots
+from cg import images
 from cg.config import make_config
 from cg.models import UNet
+from cg.report import architecture, captions, figures, plots
 
 
 def test_to_uint8_maps_range_and_clamps():
     x = torch.tensor([-2.0, -1.0, 0.0, 1.0, 3.0])
-    assert plots.to_uint8(x).tolist() == [0, 0, 128, 255, 255]
+    assert images.to_uint8(x).tolist() == [0, 0, 128, 255, 255]
 
 
 def test_sample_grid_puts_output_left_and_source_right():
     out = torch.full((2, 3, 4, 4), -1.0)  # black
     src = torch.full((2, 3, 4, 4), 1.0)  # white
-    grid = plots.sample_grid(out, src, padding=0)
+    grid = images.sample_grid(out, src, padding=0)
     assert grid.shape == (3, 8, 8) and grid.dtype == torch.uint8
     assert (grid[:, :, :4] == 0).all() and (grid[:, :, 4:] == 255).all()
     with pytest.raises(ValueError):
-        plots.sample_grid(out, src[:1])
+        images.sample_grid(out, src[:1])
 
 
 def test_stack_grids_puts_a_white_gap_between_and_pads_width():
     top = torch.zeros(3, 4, 6, dtype=torch.uint8)
     bottom = torch.zeros(3, 2, 4, dtype=torch.uint8)
-    stacked = plots.stack_grids(top, torch.zeros(3, 0, 6, dtype=torch.uint8), bottom, gap=3)
+    stacked = images.stack_grids(top, torch.zeros(3, 0, 6, dtype=torch.uint8), bottom, gap=3)
     assert stacked.shape == (3, 4 + 3 + 2, 6)
     assert (stacked[:, 4:7] == 255).all()  # the gap
     assert (stacked[:, 7:, 4:] == 255).all() and (stacked[:, 7:, :4] == 0).all()
     with pytest.raises(ValueError):
-        plots.stack_grids(torch.zeros(3, 0, 2, dtype=torch.uint8))
+        images.stack_grids(torch.zeros(3, 0, 2, dtype=torch.uint8))
 
 
 def test_save_image_round_trips(tmp_path):
     img = torch.randint(0, 256, (3, 5, 7), dtype=torch.uint8)
-    path = plots.save_image(img, tmp_path / "a" / "x.png")
+    path = images.save_image(img, tmp_path / "a" / "x.png")
     back = np.array(Image.open(path))
     assert back.shape == (5, 7, 3)
     assert (torch.from_numpy(back).permute(2, 0, 1) == img).all()

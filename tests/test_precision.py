@@ -36,7 +36,7 @@ def data(synth) -> Path:
 
 
 def test_bf16_tracks_fp32(data, tmp_path):
-    from cg.train import train
+    from cg.train.loop import train
 
     runs = {
         p: train(
@@ -55,7 +55,7 @@ def test_bf16_tracks_fp32(data, tmp_path):
 
 
 def _session(precision: str):
-    from cg.session import build_session
+    from cg.train.state import build_session
 
     cfg = make_config(**{**TINY, "precision": precision, "device": "cpu"})
     return cfg, build_session(cfg, torch.device("cpu"))
@@ -64,16 +64,17 @@ def _session(precision: str):
 def test_bf16_autocast_runs_the_convolutions_in_bf16():
     cfg, s = _session("bf16")
     x = torch.rand(2, 3, 32, 32) * 2 - 1
-    assert s._run(s.models.g_ab, x).dtype == torch.bfloat16
     with s.optim.autocast():
-        assert s.models.d_b.logits(x).dtype == torch.bfloat16
+        assert s.models.g_ab(x).dtype == torch.bfloat16
+    with s.optim.autocast():
+        assert s.models.d_b(x).dtype == torch.bfloat16
     assert next(s.models.g_ab.parameters()).dtype == torch.float32  # fp32 master weights
 
 
 def test_fp16_grad_scaler_path_skips_overflowing_steps():
     """The fp16 path (GPU) on the CPU: scaled backward, a step per optimiser, one update;
     a step whose scaled gradients overflow is skipped and the scale halved."""
-    from cg.steps import Optim, cyclegan_step
+    from cg.train.steps import Optim, cyclegan_step
 
     cfg, s = _session("fp32")
     g = torch.Generator().manual_seed(0)
@@ -134,14 +135,14 @@ def test_compiled_step_matches_eager():
     """torch.compile (inductor, CPU) of generators and discriminators: the same losses."""
     import dataclasses
 
-    from cg.session import build_session
+    from cg.train.state import build_session
 
     cfg = make_config(**{**TINY, "base_channels": 4, "disc_channels": 4, "device": "cpu"})
     g = torch.Generator().manual_seed(0)
     batch = {k: torch.rand(4, 3, 32, 32, generator=g) * 2 - 1 for k in ("a", "b")}
     eager = build_session(cfg, torch.device("cpu"))
     compiled = build_session(dataclasses.replace(cfg, compile=True), torch.device("cpu"))
-    assert type(compiled.train_models.d_b).__name__ == "TrainDiscriminator"
+    assert type(compiled.train_models.d_b).__name__ == "OptimizedModule"  # forward: the logits
     for _ in range(2):
         want, got = eager.step(batch), compiled.step(batch)
         for k, v in want.items():

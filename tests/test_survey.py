@@ -205,7 +205,7 @@ def test_build_writes_grid_pairs_and_manifest(tmp_path, tiny_checkpoint, faces, 
 
     # the generated half is the checkpoint's g_ab applied to the resized source
     from cg.data import load_rgb
-    from cg.plots import to_uint8
+    from cg.images import to_uint8
     from cg.translate import load_generator, prepare, translate_batch
 
     g, cfg = load_generator(tiny_checkpoint, "ab")

@@ -14,7 +14,7 @@ from PIL import Image
 from cg.cli import build_parser, main
 from cg.data import SYNTHETIC_NAMES, list_images, scan_dataset, synthesize
 from cg.data import synthetic as syn
-from cg.data.synthetic_city import PALETTE
+from cg.data.synthetic.city import PALETTE
 from cg.errors import UserError
 
 SMALL = {"size": 32, "n_train": 3, "n_val": 2}

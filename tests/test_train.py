@@ -16,10 +16,10 @@ import torch
 from helpers import TINY as SMALL
 from helpers import flags
 
-from cg import session as session_module
 from cg.checkpoints import load_checkpoint
 from cg.cli import main
-from cg.history import HISTORY_COLUMNS, read_history
+from cg.train import state as session_module
+from cg.train.run_dir import HISTORY_COLUMNS, read_history
 
 TINY = [*flags(SMALL), "--no-progress"]
 
@@ -184,7 +184,7 @@ def _same_weights(a: Path, b: Path) -> None:
         assert torch.equal(wa[k], wb[k]), k
 
 
-RESUME_ARGS = ["--epochs", "3", "--pool-size", "3", *TINY]
+RESUME_ARGS = ["--epochs", "3", "--pool-size", "3", "--identity", "classic", *TINY]
 KILL_ARGS = [*RESUME_ARGS, "--lr-decay-epochs", "2"]
 
 
@@ -383,7 +383,7 @@ def test_info_describes_a_run(datasets, tmp_path, capsys):
 
 def test_fid_every_adds_columns_and_caches_real_statistics(datasets, tmp_path, monkeypatch):
     """--fid-every: FID columns in the history; the real statistics are computed once."""
-    from cg import fid as fid_module
+    from cg.eval.fid import score as fid_module
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     calls = []
@@ -408,6 +408,8 @@ def test_fid_every_adds_columns_and_caches_real_statistics(datasets, tmp_path, m
             "1",
             "--max-val-images",
             "3",
+            "--identity",
+            "classic",
             *TINY,
         )
         == 0
@@ -432,6 +434,8 @@ def test_fid_every_adds_columns_and_caches_real_statistics(datasets, tmp_path, m
             "1",
             "--max-val-images",
             "3",
+            "--identity",
+            "classic",
             *TINY,
         )
         == 0

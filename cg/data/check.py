@@ -13,7 +13,6 @@ from pathlib import Path
 
 from cg.data.formats import DatasetFiles, inspect_images, scan_dataset
 from cg.data.synthetic import MARKER, read_note
-from cg.errors import UserError
 
 _SHOWN_SIZES = 5
 
@@ -84,14 +83,3 @@ def check_dataset(root: str | Path) -> CheckReport:
             if reason is not None:
                 report.problems.append((path, reason))
     return report
-
-
-def check_cli(root: str | Path) -> None:
-    """Print the report; raise a :class:`UserError` (exit status 2) when files are bad."""
-    report = check_dataset(root)
-    print("\n".join(report.lines()))
-    if report.problems:
-        raise UserError(
-            f"{len(report.problems)} of {report.total} files in {report.files.root} cannot be "
-            "used (listed above); fix or remove them, or train with --skip-bad"
-        )

@@ -33,10 +33,10 @@ from typing import Any, TypeVar
 from PIL import Image
 from tqdm import tqdm
 
-from cg.checkpoints import atomic_write_text
 from cg.data import check_images, list_images, load_rgb
 from cg.data.archives import publish_dir, refuse_existing
 from cg.errors import UserError
+from cg.files import atomic_write_text
 
 CITYSCAPES_SPLITS = ("train", "val")
 _LABEL_SUFFIX = "_gtFine_color.png"

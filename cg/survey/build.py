@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from cg.checkpoints import atomic_write_text
 from cg.errors import UserError
+from cg.files import atomic_write_text
 
 
 def _sha256(path: Path) -> str:
@@ -67,7 +67,7 @@ def build_survey(
     """Build a survey folder (see the module docstring); returns the manifest."""
     from cg import __version__
     from cg.data import load_rgb
-    from cg.plots import sample_grid, save_image, to_uint8
+    from cg.images import sample_grid, save_image, to_uint8
     from cg.translate import load_generator, prepare, translate_batch
 
     out = Path(out)

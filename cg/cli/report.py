@@ -1,0 +1,82 @@
+"""``cg report``: run every notebook and write ``reports/report.html``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from cg.cli.args import key_value_pairs
+
+
+def add(sub: Any) -> None:
+    p = sub.add_parser("report", help="run every notebook and write reports/report.html")
+    p.add_argument(
+        "--profile",
+        default="default",
+        metavar="smoke|default|full|FILE.yaml",
+        help="parameters: params/<name>.yaml or a YAML file (default: default)",
+    )
+    p.add_argument(
+        "--data-root",
+        metavar="DIR",
+        help="folder holding cityscapes/, edges2shoes/, face2simpson/ (pix2pix or "
+        "unpaired format); missing ones use the built-in synthetic data",
+    )
+    p.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="one dataset's folder, e.g. --data cityscapes=data/cityscapes",
+    )
+    p.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a notebook parameter for every notebook, e.g. -p epochs=5",
+    )
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NOTEBOOK",
+        help="run only this notebook (repeatable)",
+    )
+    p.add_argument(
+        "--out",
+        default="reports",
+        help="folder for the executed notebooks and report.html (default: reports)",
+    )
+    p.add_argument("--root", default=".", help="repository root with notebooks/ and params/")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument(
+        "--store-outputs",
+        action="store_true",
+        help="maintenance: run the notebooks (or --only ones) with their committed "
+        "parameters and store the outputs nbval checks in them",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from cg.report.notebooks import NOTEBOOKS, report, store_checked_outputs
+
+    if args.store_outputs:
+        for name in args.only or NOTEBOOKS:
+            path = Path(args.root) / "notebooks" / f"{name}.ipynb"
+            print(f"{path}: stored the outputs of {store_checked_outputs(path)} checked cells")
+        return
+    report(
+        args.profile,
+        root=args.root,
+        data_root=args.data_root,
+        data=key_value_pairs(args.data, "--data", parse=False),
+        overrides=key_value_pairs(args.param, "-p"),
+        out_dir=args.out,
+        only=args.only,
+        progress=not args.no_progress,
+    )

@@ -1,0 +1,246 @@
+"""Procedural stand-in for IMDB-WIKI face crops (face2simpson's domain A).
+
+A head and shoulders in front of a cluttered, out-of-focus background, framed loosely (the face
+takes a varying share of the picture, off centre, slightly tilted and turned), as face crops
+from press photos are. Skin tones, hair styles and colours, eye colours, beards, glasses and
+clothes vary. Every size is in units of the face's half-width ``a``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from cg.data.synthetic import paint as sp
+
+_SKIN = np.float32(
+    [
+        (0.97, 0.82, 0.72),
+        (0.91, 0.72, 0.60),
+        (0.80, 0.60, 0.45),
+        (0.64, 0.44, 0.30),
+        (0.45, 0.30, 0.20),
+        (0.30, 0.20, 0.14),
+    ]
+)
+_HAIR = [
+    (0.05, 0.04, 0.04),
+    (0.17, 0.10, 0.06),
+    (0.33, 0.20, 0.11),
+    (0.78, 0.62, 0.38),
+    (0.52, 0.22, 0.10),
+    (0.58, 0.57, 0.55),
+    (0.85, 0.84, 0.80),
+]
+_HAIR_P = [0.3, 0.25, 0.18, 0.12, 0.05, 0.06, 0.04]
+_IRIS = [(0.25, 0.15, 0.08), (0.12, 0.08, 0.05), (0.25, 0.45, 0.65), (0.35, 0.45, 0.25)]
+_CLOTHES = [
+    (0.08, 0.08, 0.1),
+    (0.15, 0.18, 0.3),
+    (0.9, 0.9, 0.88),
+    (0.5, 0.1, 0.12),
+    (0.35, 0.35, 0.37),
+    (0.2, 0.35, 0.25),
+    (0.12, 0.12, 0.13),
+    (0.55, 0.62, 0.75),
+]
+
+
+def _background(rng: np.random.Generator, W: int) -> np.ndarray:
+    """A blurred clutter of walls, lights, people and signs, as behind a press photo (drawn
+    at a quarter of the resolution: it is out of focus anyway)."""
+    full, W = W, max(16, W // 4)
+    base = sp.jitter(rng, rng.uniform(0.15, 0.75, 3), 0.1)
+    bg = sp.vertical_gradient(W, W, base * 1.1, base * 0.7)
+    img = sp.to_image(bg)
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(img)
+    for _ in range(rng.integers(6, 18)):
+        x, y = rng.uniform(-0.1, 1.0, 2) * W
+        w, h = rng.uniform(0.05, 0.5, 2) * W
+        vivid = rng.integers(0, 256, 3)
+        color = tuple(int(v) for v in 0.45 * vivid + 0.55 * vivid.mean() * rng.uniform(0.5, 1.2))
+        (draw.ellipse if rng.random() < 0.4 else draw.rectangle)([x, y, x + w, y + h], fill=color)
+    for _ in range(rng.integers(0, 8)):  # bokeh lights
+        x, y = rng.uniform(0, 1, 2) * W
+        r = rng.uniform(0.01, 0.04) * W
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=(255, 240, 210))
+    img = img.filter(ImageFilter.GaussianBlur(W * rng.uniform(0.015, 0.05)))
+    img = img.resize((full, full), Image.Resampling.BILINEAR)
+    return np.asarray(img, np.float32) / 255.0
+
+
+def _hair(rng: np.random.Generator, W: int, cx: float, cy: float, a: float, b: float) -> dict:
+    style = rng.choice(["short", "long", "bald", "curly", "bun"], p=[0.4, 0.3, 0.08, 0.12, 0.1])
+    color = sp.jitter(rng, _HAIR[rng.choice(len(_HAIR), p=_HAIR_P)], 0.03)
+    streaks = sp.smooth_noise(rng, W, W, W / 6, 4)  # vertical strands
+    tex = color * (0.75 + 0.5 * streaks)[..., None]
+    back = front = np.zeros((W, W), bool)
+    line = cy - b * rng.uniform(0.4, 0.62)  # hairline: an arc, lower at the temples
+    dx = (sp_x(W) - cx) / a
+    hairline = line + b * (0.25 * dx**2 + rng.uniform(-0.12, 0.12) * dx)
+    if style in ("short", "long", "bun"):
+        cap = sp.ellipse(W, cx, cy - b * 0.2, a * rng.uniform(1.06, 1.18), b * 0.92)
+        front = cap & (sp_y(W) < hairline)
+        front |= cap & (sp_y(W) < cy - b * 0.05) & (np.abs(dx) > 0.86)
+    if style == "long":
+        length = b * rng.uniform(0.7, 1.6)
+        back = sp.polygon(
+            W,
+            sp.chaikin(
+                [
+                    (cx - a * 1.2, cy - b * 0.5),
+                    (cx + a * 1.2, cy - b * 0.5),
+                    (cx + a * 1.35, cy + length),
+                    (cx - a * 1.35, cy + length),
+                ],
+                2,
+            ),
+        )
+        back |= sp.ellipse(W, cx, cy - b * 0.3, a * 1.18, b * 0.85)
+    elif style == "bun":
+        back = sp.ellipse(W, cx + a * rng.uniform(-0.3, 0.3), cy - b * 1.05, a * 0.45, a * 0.4)
+    elif style == "curly":
+        curls, draw = sp.blank_mask(W, W)
+        for _ in range(40):
+            t = rng.uniform(-np.pi * 1.05, np.pi * 0.05)
+            r = a * rng.uniform(0.3, 0.45)
+            x, y = cx + np.cos(t) * a * 1.05, cy - b * 0.25 + np.sin(t) * b * 0.95
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
+        back = sp.as_mask(curls)
+        front = back & (sp_y(W) < line)
+    elif style == "bald":
+        tex = np.zeros((W, W, 3), np.float32)
+    return {"back": back, "front": front, "tex": tex, "color": color}
+
+
+def sp_x(W: int) -> np.ndarray:
+    return np.arange(W, dtype=np.float32)[None, :] + 0.5
+
+
+def sp_y(W: int) -> np.ndarray:
+    return np.arange(W, dtype=np.float32)[:, None] + 0.5
+
+
+def _features(
+    rng: np.random.Generator,
+    L: sp.Layer,
+    cx: float,
+    cy: float,
+    a: float,
+    b: float,
+    skin: np.ndarray,
+    hair: np.ndarray,
+) -> None:
+    """Eyes, brows, nose and mouth; ``cx`` already shifted by the head's turn."""
+    W = L.W
+    ey = cy - b * rng.uniform(0.02, 0.12)
+    gap, ew, eh = (
+        a * rng.uniform(0.36, 0.46),
+        a * rng.uniform(0.17, 0.22),
+        a * rng.uniform(0.07, 0.1),
+    )
+    iris = sp.jitter(rng, _IRIS[rng.integers(len(_IRIS))], 0.03)
+    look = rng.uniform(-0.3, 0.3) * ew
+    for s in (-1, 1):
+        x = cx + s * gap
+        L.put(sp.ellipse(W, x, ey - eh * 0.9, ew * 1.1, eh * 1.2), skin * 0.82)  # socket shade
+        L.put(sp.ellipse(W, x, ey, ew, eh), (0.92, 0.9, 0.88))
+        L.put(
+            sp.ellipse(W, x + look, ey, eh * 0.95, eh * 0.95) & sp.ellipse(W, x, ey, ew, eh), iris
+        )
+        L.put(sp.ellipse(W, x + look, ey, eh * 0.42, eh * 0.42), (0.02, 0.02, 0.02))
+        L.put(
+            sp.ellipse(W, x, ey - eh * 0.55, ew * 1.05, eh * 0.45)
+            & ~sp.ellipse(W, x, ey + eh * 0.2, ew, eh),
+            skin * 0.55,
+        )
+        brow = [
+            (x - s * ew * 1.1, ey - eh * 2.2),
+            (x, ey - eh * 3.0),
+            (x + s * ew * 1.25, ey - eh * 2.4),
+            (x + s * ew * 1.2, ey - eh * 1.9),
+            (x, ey - eh * 2.4),
+            (x - s * ew * 1.1, ey - eh * 1.8),
+        ]
+        L.put(sp.polygon(W, brow), hair * 0.9 + skin * 0.1)
+    ny = cy + b * rng.uniform(0.3, 0.4)
+    nw = a * rng.uniform(0.15, 0.22)
+    L.put(
+        sp.polygon(W, [(cx - nw * 0.25, ey), (cx - nw, ny), (cx + nw * 0.2, ny + nw * 0.3)]),
+        skin * 0.85,
+    )
+    for s in (-1, 1):
+        L.put(sp.ellipse(W, cx + s * nw * 0.55, ny, nw * 0.28, nw * 0.16), skin * 0.45)
+    my, mw = cy + b * rng.uniform(0.55, 0.65), a * rng.uniform(0.38, 0.52)
+    lips = skin * np.float32((0.82, 0.55, 0.55))
+    smile = rng.random() < 0.5
+    if smile:
+        L.put(sp.ellipse(W, cx, my, mw, mw * 0.35) & (sp_y(W) > my - mw * 0.05), lips)
+        L.put(sp.ellipse(W, cx, my, mw * 0.85, mw * 0.22) & (sp_y(W) > my), (0.92, 0.9, 0.85))
+    else:
+        L.put(sp.ellipse(W, cx, my - mw * 0.07, mw, mw * 0.14), lips * 0.9)
+        L.put(sp.ellipse(W, cx, my + mw * 0.1, mw * 0.8, mw * 0.18), lips)
+        L.put(sp.ellipse(W, cx, my, mw, mw * 0.03), lips * 0.5)
+
+
+def render_face(rng: np.random.Generator, size: int) -> Image.Image:
+    """One "human face" photo, ``size x size``."""
+    W = size * sp.supersample(size)
+    bg = _background(rng, W)
+    a = W * rng.uniform(0.13, 0.24)
+    b = a * rng.uniform(1.25, 1.45)
+    cx, cy = W * (0.5 + rng.uniform(-0.1, 0.1)), W * (0.45 + rng.uniform(-0.08, 0.1))
+    turn = rng.uniform(-0.25, 0.25) * a
+    skin = np.float32(_SKIN[rng.integers(len(_SKIN) - 1)])
+    skin = sp.jitter(rng, skin + rng.random() * (_SKIN[1] - _SKIN[0]), 0.03)
+    hair = _hair(rng, W, cx + turn * 0.3, cy, a, b)
+    L = sp.Layer(W)
+    shirt = sp.jitter(rng, _CLOTHES[rng.integers(len(_CLOTHES))], 0.05)
+    shoulders = cy + b * rng.uniform(1.25, 1.45)
+    body = sp.ellipse(W, cx, shoulders + a * 1.9, a * rng.uniform(2.6, 3.4), a * 2.2)
+    fold = 1 - 0.15 * np.clip(np.abs(sp_x(W) - cx) / (3 * a), 0, 1)[..., None]
+    L.put(body, shirt * fold * np.ones((W, W, 1), np.float32))
+    L.put(hair["back"], hair["tex"])
+    neck = [
+        (cx - a * 0.55, cy),
+        (cx + a * 0.55, cy),
+        (cx + a * 0.6, shoulders + a * 0.2),
+        (cx, shoulders + a * rng.uniform(0.25, 0.7)),
+        (cx - a * 0.6, shoulders + a * 0.2),
+    ]
+    L.put(sp.polygon(W, neck), skin * 0.78)
+    for s in (-1, 1):
+        L.put(
+            sp.ellipse(W, cx + s * a * 0.98 - turn * 0.3, cy - b * 0.05, a * 0.16, b * 0.2),
+            skin * 0.9,
+        )
+    face = sp.ellipse(W, cx, cy, a, b) | (sp.ellipse(W, cx, cy + b * 0.3, a * 0.85, b * 0.72))
+    xx, yy = (sp_x(W) - cx - turn - a * 0.3) / a, (sp_y(W) - cy + b * 0.3) / b
+    side = rng.uniform(-0.2, 0.2)  # key light from one side
+    light = np.clip(1.1 - 0.3 * (xx**2 + 0.6 * yy**2) + side * xx, 0.5, 1.15)[..., None]
+    pores = 1 + 0.04 * sp.fractal_noise(rng, W, W, (8, 30))[..., None]
+    L.put(face, skin * light * pores)
+    _features(rng, L, cx + turn, cy, a, b, skin, hair["color"])
+    if rng.random() < 0.15:  # beard
+        beard = (
+            face
+            & (sp_y(W) > cy + b * 0.25)
+            & ~sp.ellipse(W, cx + turn, cy + b * 0.6, a * 0.3, a * 0.12)
+        )
+        L.put(beard, hair["tex"] * 0.9)
+    L.put(hair["front"], hair["tex"])
+    if rng.random() < 0.12:  # glasses
+        frame = np.zeros((W, W), bool)
+        for s in (-1, 1):
+            ring = sp.ellipse(W, cx + turn + s * a * 0.42, cy - b * 0.06, a * 0.3, a * 0.22)
+            frame |= ring & ~sp.ellipse(
+                W, cx + turn + s * a * 0.42, cy - b * 0.06, a * 0.26, a * 0.18
+            )
+        L.put(frame, (0.05, 0.05, 0.05))
+    L = L.rotated(rng.uniform(-12, 12), (cx, cy))
+    photo = L.over(bg) * sp.jitter(rng, (1.0, 0.97, 0.93), 0.04)
+    img = sp.reduce(photo, size).filter(ImageFilter.GaussianBlur(size / 120))  # a lens
+    grain = rng.normal(0, 2.5, (size, size, 3))
+    return Image.fromarray(np.clip(np.asarray(img) + grain, 0, 255).astype(np.uint8), "RGB")

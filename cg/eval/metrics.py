@@ -1,0 +1,104 @@
+"""The report's per-epoch metrics (R5): pixel error, discriminator feedback, identity distance.
+
+All distances are measured on images mapped from the models' [-1, 1] to [0, 1]:
+
+- pixel error (R5): ``mean over images of mean_pixels (fake - target)^2`` (per-pixel squared
+  error, i.e. the L2 distance squared divided by the number of values), paired data only;
+- discriminator feedback (R1, R5): ``mean over images of mean_patches D(fake)``, the mean
+  probability "real" that the discriminator gives generated images;
+- identity distance: ``mean over images of mean_pixels |G(x) - x|``, how close a generator is to
+  copying its input — near 0 is the cycle-only collapse of R2.
+
+FID (R5) lives in :mod:`cg.eval.fid.score`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from cg.runtime import autocast, eval_mode, to_device
+
+
+def pixel_error(fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image mean squared error in [0, 1] units, shape (N,)."""
+    diff = (fake.float() - target.float()) / 2.0
+    return diff.pow(2).flatten(1).mean(1)
+
+
+def identity_distance(output: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """Per-image mean absolute difference in [0, 1] units between output and input, (N,)."""
+    return ((output.float() - source.float()) / 2.0).abs().flatten(1).mean(1)
+
+
+def feedback(discriminator: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Per-image mean probability "real" of a PatchGAN (R1), shape (N,)."""
+    return torch.sigmoid(discriminator(images).float()).flatten(1).mean(1)
+
+
+class MeanMeter:
+    """Sums per-image values on their device and averages once, at the end (no host syncs)."""
+
+    def __init__(self) -> None:
+        self._sums: dict[str, torch.Tensor] = {}
+        self._counts: dict[str, int] = {}
+
+    def add(self, name: str, per_image: torch.Tensor) -> None:
+        s = per_image.detach().double().sum()
+        self._sums[name] = self._sums[name] + s if name in self._sums else s
+        self._counts[name] = self._counts.get(name, 0) + per_image.numel()
+
+    def means(self) -> dict[str, float]:
+        return {k: float(v.item()) / self._counts[k] for k, v in self._sums.items()}
+
+
+@torch.inference_mode()
+def evaluate(
+    batches: Iterable[dict[str, torch.Tensor]],
+    *,
+    g_ab: nn.Module,
+    g_ba: nn.Module | None,
+    d_a: nn.Module | None,
+    d_b: nn.Module | None,
+    device: torch.device,
+    precision: str = "fp32",
+    channels_last: bool = False,
+    paired: bool,
+    split: str,
+    conditional: bool = False,
+) -> dict[str, float]:
+    """Metrics over ``batches`` of ``{"a": ..., "b": ...}`` (either key may be missing), with
+    the models in eval mode (restored after).
+
+    Returns ``pixel_error_{ab,ba}_{split}`` (paired only), ``feedback_{ab,ba}_{split}`` (when
+    there are discriminators) and ``identity_{ab,ba}_{split}``. Batches are moved to ``device``
+    (in channels_last order when asked) and the generators run under ``precision``'s autocast,
+    as in training; the discriminators score the fp32 outputs. ``conditional``: the pix2pix
+    discriminator, which scores ``cat(A, fake_B)``.
+    """
+    models = [m for m in (g_ab, g_ba, d_a, d_b) if m is not None]
+    meter = MeanMeter()
+    with eval_mode(*models):
+        for batch in batches:
+            real_a = to_device(batch["a"], device, channels_last) if "a" in batch else None
+            real_b = to_device(batch["b"], device, channels_last) if "b" in batch else None
+            if real_a is not None:
+                with autocast(device, precision):
+                    fake_b = g_ab(real_a).float()
+                meter.add(f"identity_ab_{split}", identity_distance(fake_b, real_a))
+                if paired and real_b is not None:
+                    meter.add(f"pixel_error_ab_{split}", pixel_error(fake_b, real_b))
+                if d_b is not None:
+                    scored = torch.cat([real_a, fake_b], 1) if conditional else fake_b
+                    meter.add(f"feedback_ab_{split}", feedback(d_b, scored))
+            if real_b is not None and g_ba is not None:
+                with autocast(device, precision):
+                    fake_a = g_ba(real_b).float()
+                meter.add(f"identity_ba_{split}", identity_distance(fake_a, real_b))
+                if paired and real_a is not None:
+                    meter.add(f"pixel_error_ba_{split}", pixel_error(fake_a, real_a))
+                if d_a is not None:
+                    meter.add(f"feedback_ba_{split}", feedback(d_a, fake_a))
+    return meter.means()

@@ -1,0 +1,189 @@
+"""The report's figures (R7), drawn from finished runs, and :func:`publish`, which saves one.
+
+The numbers, file names and captions live in one table, :data:`cg.report.captions.FIGURES`;
+notebooks call :func:`publish` with a figure's number, which saves it under its fixed file name
+(``fig03_cityscapes_pixel_error_noadv.png``) and shows it with its caption, so the HTML report
+carries the captions in the report's order.
+
+Directions follow the data's domains: ``ab`` is A -> B with ``g_ab``. Cityscapes: A = photo,
+B = label map (``ab`` = segmentation); edges2shoes: A = edges, B = shoe (``ba`` = edge
+extraction); face2simpson: A = human, B = Simpson. As in the report, panels list the ``ba``
+task first ("city reconstruction and segmentation respectively").
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+
+from cg.images import sample_grid, save_image, stack_grids, to_uint8
+from cg.report.captions import FIGURES, FigureSpec, spec
+from cg.report.plots import curves, figure_png
+
+if TYPE_CHECKING:
+    from cg.report.experiments import Run
+
+__all__ = [
+    "FIGURES",
+    "TASKS",
+    "FigureSpec",
+    "Published",
+    "feedback_figure",
+    "identity_figure",
+    "pixel_error_figure",
+    "publish",
+    "samples_figure",
+    "spec",
+]
+
+
+#: Task names per dataset and direction (R6).
+TASKS: dict[str, dict[str, str]] = {
+    "cityscapes": {"ab": "segmentation (photo → labels)", "ba": "city reconstruction"},
+    "edges2shoes": {"ab": "shoe (edges → shoe)", "ba": "edges (shoe → edges)"},
+    "face2simpson": {"ab": "Simpson from human", "ba": "human from Simpson"},
+}
+
+
+def _tasks(run: Run) -> dict[str, str]:
+    return TASKS.get(run.dataset, {"ab": "A → B", "ba": "B → A"})
+
+
+def _mode(run: Run) -> str:
+    return "with" if run.config.adversarial else "without"
+
+
+def pixel_error_figure(run: Run) -> Figure:
+    """Validation pixel error against the epoch, one panel per task (figures 3, 4, 10, 11)."""
+    tasks = _tasks(run)
+    panels = {tasks[d]: {"validation": f"pixel_error_{d}_val"} for d in ("ba", "ab")}
+    return curves(
+        run.history,
+        panels,
+        ylabel="pixel error",
+        title=f"{run.dataset}, {_mode(run)} adversarial loss",
+    )
+
+
+def feedback_figure(run: Run, splits: tuple[str, ...] = ("val",)) -> Figure:
+    """Mean D(fake) against the epoch for both tasks (figures 5, 12, 17, 18)."""
+    tasks = _tasks(run)
+    names = {"val": "validation", "train": "training"}
+    columns = {
+        tasks[d] + ("" if len(splits) == 1 else f", {names[s]}"): f"feedback_{d}_{s}"
+        for d in ("ba", "ab")
+        for s in splits
+    }
+    where = " and ".join(names[s] for s in splits)
+    return curves(
+        run.history,
+        {f"{where} split": columns},
+        ylabel="mean D(fake) = P(real)",
+        title=f"{run.dataset}, {_mode(run)} adversarial loss",
+        ylim=(0.0, 1.0),
+    )
+
+
+def identity_figure(runs: Mapping[str, Run]) -> Figure:
+    """Mean |G(x) - x| on validation for several runs, one panel per direction (figure A1)."""
+    import pandas as pd
+
+    first = next(iter(runs.values()))
+    tasks = _tasks(first)
+    frames = []
+    for label, run in runs.items():
+        part = run.history[["epoch", "identity_ab_val", "identity_ba_val"]].copy()
+        frames.append(part.rename(columns={c: f"{label}|{c}" for c in part.columns[1:]}))
+    merged = frames[0]
+    for f in frames[1:]:
+        merged = pd.merge(merged, f, on="epoch", how="outer")
+    panels = {
+        tasks[d]: {label: f"{label}|identity_{d}_val" for label in runs} for d in ("ba", "ab")
+    }
+    return curves(merged, panels, ylabel="mean |G(x) − x|", title=f"{first.dataset}")
+
+
+def _pick(n_items: int, n: int, seed: int) -> list[int]:
+    g = torch.Generator().manual_seed(seed)
+    return sorted(torch.randperm(n_items, generator=g)[:n].tolist())
+
+
+def samples_figure(
+    run: Run,
+    direction: str,
+    *,
+    n_train: int = 4,
+    n_val: int = 4,
+    seed: int = 0,
+    min_side: int = 128,
+) -> torch.Tensor:
+    """A sample grid (uint8, 3 x H x W): rows ``[output | source]``, training rows on top.
+
+    Sources are ``n_train`` training and ``n_val`` validation images of the run's data, picked
+    at random with ``seed``, resized to the run's ``image_size``; the generator for
+    ``direction`` comes from the run's last checkpoint. Images smaller than ``min_side`` are
+    enlarged by an integer factor (nearest neighbour), so small runs stay legible.
+    """
+    from cg.data import DomainDataset
+    from cg.translate import load_generator, translate_batch
+
+    files, size = run.data, run.config.image_size
+    generator, _ = load_generator(run.checkpoint, direction, "cpu")
+    source = "a" if direction == "ab" else "b"
+    half = source if files.paired else None
+    grids = []
+    for split, n in (("train", n_train), ("val", n_val)):
+        paths = getattr(files, f"{split}_{source}")
+        if n <= 0 or not paths:
+            continue
+        images = DomainDataset(paths, size, half=half)
+        x = torch.stack([images[i] for i in _pick(len(images), n, seed)])
+        y = translate_batch(generator, x)
+        factor = max(1, min_side // size)
+        if factor > 1:
+            x, y = (F.interpolate(t, scale_factor=factor, mode="nearest") for t in (x, y))
+        grids.append(sample_grid(to_uint8(y), to_uint8(x)))
+    return stack_grids(*grids)
+
+
+class Published:
+    """A saved figure shown with its caption (``_repr_html_`` embeds the PNG)."""
+
+    def __init__(self, figure: FigureSpec, png: bytes) -> None:
+        self.figure, self.png = figure, png
+
+    def _repr_html_(self) -> str:
+        data = base64.b64encode(self.png).decode("ascii")
+        return (
+            '<figure style="margin: 1em 0">'
+            f'<img src="data:image/png;base64,{data}" alt="{html.escape(self.figure.label)}" '
+            'style="max-width: 100%">'
+            f"<figcaption><b>{html.escape(self.figure.label)}.</b> "
+            f"{html.escape(self.figure.caption)}</figcaption></figure>"
+        )
+
+    def __repr__(self) -> str:
+        return f"{self.figure.label}: {self.figure.file}"
+
+
+def publish(key: int | str, image: Figure | torch.Tensor, figures_dir: str | Path) -> Published:
+    """Save figure ``key`` (a matplotlib Figure or a uint8 image) as ``figures_dir/<file>``
+    and return it for display with its caption."""
+    fig = spec(key)
+    path = Path(figures_dir) / fig.file
+    if isinstance(image, Figure):
+        from cg.files import atomic_write_bytes
+
+        png = figure_png(image)
+        atomic_write_bytes(path, png)
+    else:
+        save_image(image, path)
+        png = path.read_bytes()
+    return Published(fig, png)

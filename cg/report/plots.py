@@ -1,0 +1,102 @@
+"""Curves and figures: matplotlib Figures of ``history.csv`` columns, and one way to save them.
+
+Curves are seaborn line plots of ``history.csv`` columns against the epoch. Figures are built
+on :class:`matplotlib.figure.Figure` directly (not ``pyplot``), so nothing is shown or kept
+open behind the caller's back; :func:`save_figure` writes one as a PNG, atomically.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from cg.files import atomic_write_bytes
+
+#: Dots per inch of every saved figure.
+DPI = 120
+
+
+def figure_png(fig: Figure) -> bytes:
+    """The figure rendered as PNG bytes (tight bounding box, :data:`DPI`)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
+    return buf.getvalue()
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Save a matplotlib figure as a PNG, atomically."""
+    path = Path(path)
+    atomic_write_bytes(path, figure_png(fig))
+    return path
+
+
+def long_format(history: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
+    """Rows ``(epoch, series, value)`` for ``columns`` = ``{label: history column}``.
+
+    Missing columns and empty cells (a mode without that metric) are dropped.
+    """
+    frames = []
+    for label, column in columns.items():
+        if column not in history.columns:
+            continue
+        values = pd.to_numeric(history[column], errors="coerce")
+        part = pd.DataFrame({"epoch": history["epoch"], "series": label, "value": values})
+        frames.append(part.dropna(subset=["value"]))
+    if not frames:
+        return pd.DataFrame({"epoch": [], "series": [], "value": []})
+    return pd.concat(frames, ignore_index=True)
+
+
+def curves(
+    history: pd.DataFrame,
+    panels: Mapping[str, Mapping[str, str]],
+    *,
+    ylabel: str,
+    title: str = "",
+    ylim: tuple[float, float] | None = None,
+) -> Figure:
+    """Metric curves against the epoch, one subplot per panel.
+
+    ``panels`` maps a panel title to ``{legend label: history column}``; each panel is a
+    seaborn line plot with markers (short runs have few epochs). ``ylim`` fixes the y range
+    (e.g. (0, 1) for discriminator probabilities).
+    """
+    import seaborn as sns
+
+    n = len(panels)
+    fig = Figure(figsize=(4.2 * n, 3.2), layout="constrained")
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    for ax, (panel, columns) in zip(axes, panels.items()):
+        data = long_format(history, columns)
+        if len(data):
+            sns.lineplot(
+                data=data,
+                x="epoch",
+                y="value",
+                hue="series",
+                style="series",
+                markers=True,
+                dashes=False,
+                ax=ax,
+            )
+            ax.legend(title=None, fontsize="small")
+        else:
+            ax.text(
+                0.5, 0.5, "no values recorded", ha="center", va="center", transform=ax.transAxes
+            )
+        ax.set_title(panel, fontsize="medium")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        epochs = history["epoch"] if "epoch" in history.columns else []
+        if len(epochs) and len(epochs) <= 12:
+            ax.set_xticks(sorted(set(int(e) for e in epochs)))
+    if title:
+        fig.suptitle(title)
+    return fig
