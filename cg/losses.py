@@ -3,8 +3,9 @@
 Notation: ``real_a``, ``real_b`` are batches from domains A and B; ``fake_b = G_AB(real_a)``,
 ``fake_a = G_BA(real_b)``, ``rec_a = G_BA(fake_b)``, ``rec_b = G_AB(fake_a)``.
 ``|x|_1`` is the mean absolute value over all elements (PyTorch's ``l1_loss``).
-Each function returns the *unweighted* loss; the trainer multiplies by the weights of
-:class:`cg.config.TrainConfig` (``lambda_cycle`` = 10, ``lambda_identity`` = 5, ``lambda_adv`` = 1).
+Each function returns the *unweighted* loss; :func:`generator_loss` weighs them with the
+weights of :class:`cg.config.TrainConfig` (``lambda_cycle`` = 10, ``lambda_identity`` = 5,
+``lambda_adv`` = 1). The step functions of :mod:`cg.train.steps` build every loss from these.
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ import torch.nn.functional as F
 from cg.errors import UserError
 
 
+def cycle_term(real: torch.Tensor, rec: torch.Tensor) -> torch.Tensor:
+    """One chain's cycle term: ``|G_YX(G_XY(x)) - x|_1 = |rec - x|_1``."""
+    return F.l1_loss(rec, real)
+
+
 def cycle_loss(
     real_a: torch.Tensor, rec_a: torch.Tensor, real_b: torch.Tensor, rec_b: torch.Tensor
 ) -> torch.Tensor:
@@ -22,7 +28,12 @@ def cycle_loss(
 
     L_cyc = |G_BA(G_AB(A)) - A|_1 + |G_AB(G_BA(B)) - B|_1 = |rec_a - A|_1 + |rec_b - B|_1
     """
-    return F.l1_loss(rec_a, real_a) + F.l1_loss(rec_b, real_b)
+    return cycle_term(real_a, rec_a) + cycle_term(real_b, rec_b)
+
+
+def paired_identity_term(fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """One direction's term of the re-thought identity loss: ``|G_XY(x) - y|_1``."""
+    return F.l1_loss(fake, target)
 
 
 def paired_identity_loss(
@@ -33,8 +44,9 @@ def paired_identity_loss(
         L_idt = |G_AB(A) - B|_1 + |G_BA(B) - A|_1 = |fake_b - B|_1 + |fake_a - A|_1
 
     ``fake_b`` / ``fake_a`` are the same forward passes the cycle and adversarial losses use.
+    Whether the data is paired is decided with the config (:func:`cg.data.loaders.resolve_config`).
     """
-    return F.l1_loss(fake_b, real_b) + F.l1_loss(fake_a, real_a)
+    return paired_identity_term(fake_b, real_b) + paired_identity_term(fake_a, real_a)
 
 
 def classic_identity_loss(
@@ -47,22 +59,28 @@ def classic_identity_loss(
     return F.l1_loss(idt_b, real_b) + F.l1_loss(idt_a, real_a)
 
 
-def identity_loss(kind: str, *, paired: bool, **tensors: torch.Tensor) -> torch.Tensor:
-    """Dispatch on ``kind`` (``paired`` | ``classic``); the paired kind on unpaired data fails."""
-    if kind == "paired":
-        if not paired:
-            raise UserError(
-                "the re-thought identity loss |G_AB(A)-B| needs paired data; "
-                "use identity='classic' or 'none' for unpaired training"
-            )
-        return paired_identity_loss(
-            tensors["fake_b"], tensors["real_b"], tensors["fake_a"], tensors["real_a"]
-        )
-    if kind == "classic":
-        return classic_identity_loss(
-            tensors["idt_b"], tensors["real_b"], tensors["idt_a"], tensors["real_a"]
-        )
-    raise UserError(f"identity={kind!r} has no loss; choose paired or classic")
+def generator_loss(
+    cycle: torch.Tensor,
+    identity: torch.Tensor | None,
+    adv: torch.Tensor | None,
+    *,
+    lambda_cycle: float,
+    lambda_identity: float,
+    lambda_adv: float,
+) -> torch.Tensor:
+    """The generators' objective (R2), the one place its weights are applied::
+
+        L_G = lambda_cycle L_cyc + lambda_identity L_idt + lambda_adv L_adv      (10, 5, 1)
+
+    ``identity`` / ``adv`` are None for a run without them. The sum is linear, so it holds for
+    the whole objective and for each chain's share of it alike.
+    """
+    loss = lambda_cycle * cycle
+    if identity is not None:
+        loss = loss + lambda_identity * identity
+    if adv is not None:
+        loss = loss + lambda_adv * adv
+    return loss
 
 
 def adversarial_loss(logits: torch.Tensor, target_real: bool, mode: str = "bce") -> torch.Tensor:

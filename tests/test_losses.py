@@ -11,7 +11,7 @@ from cg.losses import (
     classic_identity_loss,
     cycle_loss,
     discriminator_loss,
-    identity_loss,
+    generator_loss,
     paired_identity_loss,
     pix2pix_l1_loss,
 )
@@ -38,11 +38,12 @@ def test_classic_identity_compares_generator_output_with_its_input():
     assert classic_identity_loss(idt_b, real_b, idt_a, real_a).item() == pytest.approx(1.5)
 
 
-def test_paired_identity_on_unpaired_data_is_a_user_error():
-    x = t(0, 0)
-    with pytest.raises(UserError, match="paired data"):
-        identity_loss("paired", paired=False, fake_b=x, real_b=x, fake_a=x, real_a=x)
-    assert identity_loss("paired", paired=True, fake_b=x, real_b=x + 1, fake_a=x, real_a=x) == 1
+def test_generator_loss_weighs_each_term_once():
+    cycle, identity, adv = t(2.0), t(3.0), t(7.0)
+    weights = {"lambda_cycle": 10.0, "lambda_identity": 5.0, "lambda_adv": 1.0}
+    assert generator_loss(cycle, identity, adv, **weights).item() == 10 * 2 + 5 * 3 + 7
+    assert generator_loss(cycle, None, adv, **weights).item() == 10 * 2 + 7
+    assert generator_loss(cycle, None, None, **weights).item() == 20
 
 
 def test_bce_adversarial_is_bce_on_sigmoid():

@@ -11,14 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from cg.config import TrainConfig
 from cg.losses import (
     adversarial_loss,
     classic_identity_loss,
+    cycle_term,
     discriminator_loss,
+    generator_loss,
+    paired_identity_term,
     pix2pix_l1_loss,
 )
 
@@ -149,37 +151,41 @@ def cyclegan_step(
     _set_requires_grad(discs, False)
     o.g.zero_grad(set_to_none=True)
     chains = [(real_a, real_b, m.g_ab, m.g_ba, m.d_b), (real_b, real_a, m.g_ba, m.g_ab, m.d_a)]
+    weights = {
+        "lambda_cycle": cfg.lambda_cycle,
+        "lambda_identity": cfg.lambda_identity,
+        "lambda_adv": cfg.lambda_adv,
+    }
     cycle, identity, adv, fakes = [], [], [], []
     for i, (x, y, g_xy, g_yx, d_y) in enumerate(chains):
         last = i == 1 and cfg.identity != "classic"
         with _no_sync([] if last else m.generators()), o.autocast():
             fake = g_xy(x)
-            cycle.append(F.l1_loss(g_yx(fake), x))  # |rec_x - x|_1, a term of cycle_loss
-            loss = cfg.lambda_cycle * cycle[-1]
-            if cfg.identity == "paired":  # |G_XY(x) - y|_1, a term of paired_identity_loss
-                identity.append(F.l1_loss(fake, y))
-                loss = loss + cfg.lambda_identity * identity[-1]
+            cycle.append(cycle_term(x, g_yx(fake)))
+            if cfg.identity == "paired":
+                identity.append(paired_identity_term(fake, y))
             if d_y is not None:
                 with _no_sync([d_y]):
                     adv.append(adversarial_loss(d_y(fake), True, cfg.gan_mode))
-                loss = loss + cfg.lambda_adv * adv[-1]
+            loss = generator_loss(
+                cycle[-1], identity[-1] if identity else None, adv[-1] if adv else None, **weights
+            )
         _backward(loss, o)
         fakes.append(fake.detach())
     if cfg.identity == "classic":
         with o.autocast():
             loss_idt = classic_identity_loss(m.g_ab(real_b), real_b, m.g_ba(real_a), real_a)
-        _backward(cfg.lambda_identity * loss_idt, o)
+        _backward(cfg.lambda_identity * loss_idt, o)  # generator_loss's identity term
         identity = [loss_idt]
     _optimizer_step(o.g, o)
     out: dict[str, torch.Tensor] = {"loss_cycle": (cycle[0] + cycle[1]).detach()}
-    loss_g = cfg.lambda_cycle * out["loss_cycle"]
     if identity:
         out["loss_identity"] = sum(identity[1:], identity[0]).detach()
-        loss_g = loss_g + cfg.lambda_identity * out["loss_identity"]
     if discs:
         out["loss_adv"] = (adv[0] + adv[1]).detach()
-        loss_g = loss_g + cfg.lambda_adv * out["loss_adv"]
-    out["loss_g"] = loss_g
+    out["loss_g"] = generator_loss(
+        out["loss_cycle"], out.get("loss_identity"), out.get("loss_adv"), **weights
+    )
     if discs:
         assert m.d_a is not None and m.d_b is not None and o.d is not None
         _set_requires_grad(discs, True)
