@@ -1,13 +1,17 @@
 """Importing generators saved by the reference implementation (pytorch-CycleGAN-and-pix2pix).
 
-The reference files are made here as the reference writes them: a generator with the reference's
-module layout, its ``state_dict`` saved raw with ``torch.save``, keys prefixed ``module.`` (a
-DataParallel model) and the InstanceNorm buffers that PyTorch < 0.4 wrote.
+Most reference files are made here as the reference writes them: a generator with the
+reference's module layout (cg's own classes), its ``state_dict`` saved raw with ``torch.save``,
+keys prefixed ``module.`` (a DataParallel model) and the InstanceNorm buffers that PyTorch < 0.4
+wrote. Those prove a round trip; the tests at the end use ``tests/fixtures/reference``: files
+written by the reference's own ``models/networks.py`` with its inputs and outputs (see the
+README there), so they prove that cg loads its real files and computes its function.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from pathlib import Path
 
 import pytest
 import torch
@@ -19,6 +23,7 @@ from cg.config import config_from_dict
 from cg.errors import UserError
 from cg.models import ResnetGenerator, UnetGenerator, build_generator, init_weights
 from cg.models.official import guess_generator, import_official
+from cg.translate import load_generator
 
 NGF = 8
 SIDE = {"resnet_9": 32, "resnet_6": 32, "unet_128": 128, "unet_256": 256}
@@ -171,3 +176,68 @@ def test_cli_wrong_generator_is_one_error_line(tmp_path, capsys):
     assert main(["import-official", str(src), "--generator", "resnet_7", "--out", "g.pt"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+# Files written by the reference implementation itself (tests/fixtures/reference/README.md).
+REFERENCE = Path(__file__).parent / "fixtures" / "reference"
+REAL = (
+    "resnet_6_batch",
+    "resnet_9_instance",
+    "unet_128_batch",
+    "unet_256_instance",
+    "resnet_6_instance_dropout",
+)
+
+
+def real_fixture(name: str) -> tuple[Path, dict, torch.Tensor]:
+    """The reference's ``<name>_net_G.pth``, its ``<name>_io.pth`` and the input in [-1, 1]."""
+    io = torch.load(REFERENCE / f"{name}_io.pth", weights_only=True)
+    x = io["input_u8"].float() / 127.5 - 1  # how the fixture's input was made from the image
+    return REFERENCE / f"{name}_net_G.pth", io, x
+
+
+def run_generator(g: nn.Module, x: torch.Tensor, io: dict) -> torch.Tensor:
+    """``g(x)`` at the pixels the fixture stores (every ``output_step``-th row and column)."""
+    step = io["output_step"]
+    with torch.no_grad():
+        return g(x)[:, :, ::step, ::step]
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("name", REAL)
+def test_cli_imports_real_reference_files_and_reproduces_their_outputs(tmp_path, name):
+    src, io, x = real_fixture(name)
+    assert guess_generator(torch.load(src, weights_only=True)) == io["generator"]
+    out = tmp_path / "g.pt"
+    args = ["import-official", str(src), "--generator", io["generator"], "--out", str(out)]
+    assert main(args) == 0
+    cfg = load_checkpoint(out)["config"]
+    assert (cfg["generator"], cfg["norm"], cfg["base_channels"]) == (
+        io["generator"],
+        io["norm"],
+        io["ngf"],
+    )
+    assert cfg["dropout"] == io["dropout"]  # only a ResNet's dropout shows in its keys
+    g, _ = load_generator(out, "ab", "cpu")
+    expected = io["output"]
+    assert expected.std(dim=(2, 3)).mean() > 0.03  # the output depends on the input's pixels
+    torch.testing.assert_close(run_generator(g, x, io), expected, atol=1e-5, rtol=1e-5)
+    # The comparison can fail: a fresh generator of the same config is far from the reference.
+    torch.manual_seed(0)
+    fresh = build_generator(config_from_dict(cfg)).eval()
+    assert (run_generator(fresh, x, io) - expected).abs().max() > 1e-2
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_real_reference_file_imports_as_g_ba(tmp_path):
+    src, io, x = real_fixture("unet_128_batch")
+    out = tmp_path / "g.pt"
+    args = ["import-official", str(src), "--generator", "unet_128", "--direction", "ba"]
+    assert main([*args, "--out", str(out)]) == 0
+    data = load_checkpoint(out)
+    assert set(data["models"]) == {"g_ba"}
+    assert (data["config"]["norm"], data["config"]["base_channels"]) == ("batch", io["ngf"])
+    with pytest.raises(UserError, match="no g_ab generator"):
+        load_generator(out, "ab", "cpu")
+    g, _ = load_generator(out, "ba", "cpu")
+    torch.testing.assert_close(run_generator(g, x, io), io["output"], atol=1e-5, rtol=1e-5)

@@ -13,10 +13,11 @@ with ``torch.load(weights_only=True)`` and cleans it as the reference's loader d
 The base channel count (``--ngf``) is read from the first convolution's weight, shape
 (ngf, 3, k, k): ``model.1.weight`` for the ResNet, ``model.model.0.weight`` for the U-Net. The
 norm is inferred when not given: with instance norm that convolution has a bias, with batch
-norm it has none and the norm layers have weights and running statistics. Every key and shape
-is then checked against :func:`cg.models.build_generator`'s model before anything is written;
-the result is a cg checkpoint whose ``g_ab`` (or ``g_ba``) computes the reference model's
-function (in eval mode).
+norm it has none and the norm layers have weights and running statistics. A ResNet built with
+dropout (pix2pix's default; CycleGAN's is ``--no_dropout``) is recognised by its shifted keys
+(:func:`infer_dropout`). Every key and shape is then checked against
+:func:`cg.models.build_generator`'s model before anything is written; the result is a cg
+checkpoint whose ``g_ab`` (or ``g_ba``) computes the reference model's function (in eval mode).
 """
 
 from __future__ import annotations
@@ -116,6 +117,19 @@ def infer_norm(state: dict[str, torch.Tensor], generator: str, path: Path) -> st
     )
 
 
+def infer_dropout(state: dict[str, torch.Tensor], generator: str) -> bool:
+    """Whether a ResNet was built with dropout: its Dropout shifts each block's second conv from
+    ``conv_block.5`` to ``conv_block.6`` (with batch norm ``conv_block.6`` is otherwise the 1-d
+    norm weight). A U-Net's Dropout comes last in its level and moves no key, so it is not
+    visible; it makes no difference in eval mode."""
+    if _family(generator) != "resnet":
+        return False
+    return any(
+        re.fullmatch(r"model\.\d+\.conv_block\.6\.weight", k) and v.dim() == 4
+        for k, v in state.items()
+    )
+
+
 def _owner(model: nn.Module, key: str) -> nn.Module | None:
     try:
         return model.get_submodule(key.rpartition(".")[0])
@@ -189,7 +203,11 @@ def convert_official(
         )
     size = 128 if generator == "unet_128" else 256
     cfg = make_config(
-        generator=generator, norm=norm, base_channels=ngf, dropout=False, image_size=size
+        generator=generator,
+        norm=norm,
+        base_channels=ngf,
+        dropout=infer_dropout(state, generator),
+        image_size=size,
     )
     model = build_generator(cfg)
     state = patch_norm_buffers(state, model)
