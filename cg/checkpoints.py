@@ -69,7 +69,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         with open(path, "rb") as f:
             head = f.read(4)
         if head == _ZIP_MAGIC or path.stat().st_size == 0:
-            raise CheckpointDamaged(path, first[:200] or "empty file") from None
+            raise CheckpointDamaged(path, first.split(". ")[0][:200] or "empty file") from None
         raise UserError(
             f"cannot load checkpoint {path}: {first[:300]} (is it a cg checkpoint? "
             "reference pix2pix/CycleGAN weights are converted with `cg import-official`)"

@@ -40,15 +40,15 @@ def run(args: argparse.Namespace) -> None:
     from cg.train.loop import train
     from cg.train.run_dir import RunDir
 
-    out = Path(args.out)
+    out = RunDir(Path(args.out))
     overrides = config_overrides(args)
     info = distributed.init()
     try:
         if args.resume:
-            saved = distributed.on_main(lambda: RunDir(out).saved_config(), info)
+            saved = distributed.on_main(out.saved_config, info)
             if args.preset and args.preset != saved.get("preset"):
                 raise UserError(
-                    f"cannot resume {out} with --preset {args.preset}: it was "
+                    f"cannot resume {out.root} with --preset {args.preset}: it was "
                     f"started with preset {saved.get('preset') or 'none'!r}"
                 )
             cfg = validate(config_from_dict({**saved, **overrides}))
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> None:
         distributed.teardown()
     if not info.is_main:
         return
-    print(f"run folder: {out} ({len(history)} epochs in history.csv)")
+    print(f"run folder: {out.root} ({len(history)} epochs in {out.history_path.name})")
     if len(history):
         last = history.iloc[-1].dropna().to_dict()
         rounded = {k: round(v, 6) if isinstance(v, float) else v for k, v in last.items()}

@@ -127,8 +127,8 @@ def _resume_wanted(run: RunDir, resume: bool | str) -> bool:
         raise UserError(
             f"{run.root} already holds a run; continue it with --resume, or choose another --out"
         )
-    if resume and not run.last.is_file():
-        raise UserError(f"nothing to resume in {run.root}: {run.last} does not exist")
+    if resume:
+        run.checkpoint()  # loaded once (an error if there is none), kept for _start
     return bool(resume)
 
 
