@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from cg.datasets import DATASETS
 from cg.errors import UserError
 
 Generator = Literal["unet", "resnet_9", "resnet_6", "unet_128", "unet_256"]
@@ -68,7 +69,7 @@ class TrainConfig:
     norm: Norm = _opt("batch", "normalisation layers of the generators and discriminators")
     disc_channels: int = _opt(64, "R1: width of the PatchGAN's first layer")
     disc_layers: int = _opt(3, "R1: PatchGAN depth (3 = the 70x70 PatchGAN)")
-    dropout: bool = _opt(False, "dropout in the reference U-Net generators (pix2pix uses it)")
+    dropout: bool = _opt(False, "dropout in the reference generators (pix2pix uses it)")
 
     # --- losses (R2) -------------------------------------------------------------------------
     objective: Objective = _opt("cyclegan", "cyclegan (the report) or the pix2pix baseline")
@@ -122,22 +123,8 @@ class TrainConfig:
 RESUME_MUTABLE = frozenset({"epochs", "num_workers", "cache_gib"})
 
 
-PRESETS: dict[str, dict[str, Any]] = {
-    # R4, R6: paired street scenes; "60 epochs, it converged".
-    "cityscapes": {"paired": True, "identity": "paired", "image_size": 256, "epochs": 60},
-    # R4, R6: paired shoes/edges; the report stopped after 12 hours.
-    "edges2shoes": {"paired": True, "identity": "paired", "image_size": 256, "epochs": 15},
-    # R4, R6: unpaired faces/Simpsons, per-domain crops (IMDB 0.55, Simpsons 0.95).
-    "face2simpson": {
-        "paired": False,
-        "identity": "classic",
-        "adversarial": True,
-        "image_size": 256,
-        "crop_scale_a": 0.55,
-        "crop_scale_b": 0.95,
-        "epochs": 20,
-    },
-}
+#: ``--preset NAME``: the report's settings per dataset (:data:`cg.datasets.DATASETS`).
+PRESETS: dict[str, dict[str, Any]] = {name: dict(d.preset) for name, d in DATASETS.items()}
 
 
 def field_choices(f: dataclasses.Field) -> tuple[Any, ...] | None:

@@ -26,7 +26,7 @@ def load_generator(
 
     if direction not in DIRECTIONS:
         raise UserError(f"direction={direction!r} must be ab or ba")
-    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    dev = resolve_device(device)
     data = load_checkpoint(checkpoint)
     cfg = config_from_dict(data["config"])
     key = DIRECTIONS[direction]

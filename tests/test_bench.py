@@ -46,7 +46,8 @@ def test_quick_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     for r in rows.values():
         want = r["images_per_s"] / rows["fp32+baseline"]["images_per_s"]
         assert r["speedup_vs_baseline"] == pytest.approx(want)
-    from cg.bench.run import report_config, step_flops
+    from cg.bench.cases import report_config
+    from cg.bench.run import step_flops
 
     flops = step_flops(report_config(32, 2, base_channels=8, disc_channels=8))
     for r in rows.values():
@@ -82,7 +83,7 @@ def test_bench_rejects_bad_lists(capsys):
 
 
 def test_variant_names_round_trip_and_bad_ones_are_errors(capsys):
-    from cg.bench.run import BASELINE, parse_variant, variants
+    from cg.bench.cases import BASELINE, parse_variant, variants
 
     for name in ("fp32", "bf16+cl", "fp16+cl+compile", "fp32+baseline", "fp32+cl+baseline"):
         assert parse_variant(name).name == name
@@ -97,7 +98,7 @@ def test_baseline_session_computes_the_same_steps():
     """tuned=False (PyTorch's defaults: for-loop Adam, no allocator setting, no BatchNorm
     gradient hook) only changes how fast a step runs: same losses, same weights up to the
     rounding of a different Adam kernel."""
-    from cg.bench.run import reference_config, report_config, synthetic_batch
+    from cg.bench.cases import reference_config, report_config, synthetic_batch
     from cg.train.state import build_session
 
     cpu = torch.device("cpu")
@@ -134,7 +135,8 @@ def test_ops_are_sorted_into_kinds():
 
 def test_reference_step_is_the_reference_work():
     """Equal work: a unet_128 pix2pix step (batch 16, 128 px) is the reference's 339 GFLOP."""
-    from cg.bench.run import reference_config, step_flops
+    from cg.bench.cases import reference_config
+    from cg.bench.run import step_flops
 
     assert step_flops(reference_config()) / 1e9 == pytest.approx(338.9, abs=0.05)
 
@@ -160,7 +162,7 @@ def test_peak_memory_sees_tensors_allocated_inside():
 
 def test_channels_last_step_matches_contiguous():
     """channels_last (with its BatchNorm gradient hook) computes the same step."""
-    from cg.bench.run import report_config, synthetic_batch
+    from cg.bench.cases import report_config, synthetic_batch
     from cg.train.state import build_session
 
     cpu = torch.device("cpu")

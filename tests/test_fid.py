@@ -481,7 +481,7 @@ def test_cli_fid_errors_are_one_line_exit_2(tmp_path, torch_home, capsys) -> Non
         ([str(good), str(good), "--batch-size", "0"], "--batch-size 0"),
     ]
     if not torch.cuda.is_available():
-        cases.append(([str(good), str(good), "--device", "cuda"], "no CUDA device is available"))
+        cases.append(([str(good), str(good), "--device", "cuda"], "no CUDA GPU is available"))
     for argv, expected in cases:
         assert main(["fid", *argv, "--no-progress"]) == 2
         err = capsys.readouterr().err

@@ -217,6 +217,7 @@ def test_sigkill_at_any_moment_then_resume(datasets, tmp_path):
         str(killed),
         *KILL_ARGS,
     ]
+    interrupted = []  # (epochs in last.pt when killed) for each kill that hit a running trainer
     for delay in (0.5, 1.5):  # kills at different moments (start-up, mid-epoch or mid-save)
         proc = subprocess.Popen(
             cmd + (["--resume"] if (killed / "checkpoints").exists() else []),
@@ -230,13 +231,20 @@ def test_sigkill_at_any_moment_then_resume(datasets, tmp_path):
                 time.sleep(delay)
                 break
             time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            assert proc.returncode == -signal.SIGKILL
+            last = killed / "checkpoints" / "last.pt"
+            interrupted.append(load_checkpoint(last)["epoch"] if last.exists() else 0)
+    # the kills really cut the run short: the trainer was still running, before its last epoch
+    assert interrupted and all(done < 3 for done in interrupted), interrupted
     resume = ["--resume"] if (killed / "checkpoints" / "last.pt").exists() else []
     if resume:
         assert cg("train", "--out", killed, "--resume", "--no-progress") == 0
     else:
         assert cg("train", "--data", data, "--out", killed, *KILL_ARGS) == 0
+    assert len(history(killed)) == 3
     _same_history(full, killed)
     _same_weights(full, killed)
     leftovers = [p.name for p in (killed / "checkpoints").iterdir() if p.name.endswith(".tmp")]

@@ -13,6 +13,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from cg.datasets import NAMES
+
 if TYPE_CHECKING:
     from cg.data.datasets import (
         CropFlip,
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
 
 # The built-in synthetic datasets (cg.data.synthetic), named here so that listing them (the
 # `cg synth` choices) loads nothing.
-SYNTHETIC_NAMES = ("cityscapes", "edges2shoes", "face2simpson")
+SYNTHETIC_NAMES = NAMES
 
 _WHERE = {
     "cg.data.datasets": (

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
+from cg.datasets import DATASETS
 from cg.images import sample_grid, save_image, stack_grids, to_uint8
 from cg.report.captions import FIGURES, FigureSpec, spec
 from cg.report.plots import curves, figure_png
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FIGURES",
-    "TASKS",
     "FigureSpec",
     "Published",
     "feedback_figure",
@@ -44,16 +44,9 @@ __all__ = [
 ]
 
 
-#: Task names per dataset and direction (R6).
-TASKS: dict[str, dict[str, str]] = {
-    "cityscapes": {"ab": "segmentation (photo → labels)", "ba": "city reconstruction"},
-    "edges2shoes": {"ab": "shoe (edges → shoe)", "ba": "edges (shoe → edges)"},
-    "face2simpson": {"ab": "Simpson from human", "ba": "human from Simpson"},
-}
-
-
 def _tasks(run: Run) -> dict[str, str]:
-    return TASKS.get(run.dataset, {"ab": "A → B", "ba": "B → A"})
+    known = DATASETS.get(run.dataset)
+    return dict(known.tasks) if known else {"ab": "A → B", "ba": "B → A"}
 
 
 def _mode(run: Run) -> str:

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import torch
 
+from cg.datasets import DATASETS
+
 if TYPE_CHECKING:
     from cg.report.experiments import Run
 
@@ -29,10 +31,6 @@ COLUMNS = ("finding", "test", "numbers", "verdict")
 HOLDS, FAILS = "holds", "does not hold"
 
 #: The photo-generating direction and the structure-extracting direction per paired dataset.
-PHOTO = {"cityscapes": "ba", "edges2shoes": "ab"}
-STRUCTURE = {"cityscapes": "ab", "edges2shoes": "ba"}
-_STRUCTURE_TASK = {"cityscapes": "segmentation", "edges2shoes": "edge extraction"}
-_PHOTO_TASK = {"cityscapes": "city from segmentation", "edges2shoes": "shoe from edges"}
 
 #: "About equally bad": validation pixel errors within this relative difference (R9.2).
 EQUAL_TOLERANCE = 0.15
@@ -107,14 +105,16 @@ def paired(noadv: Run, adv: Run, cycle_only: Run | None = None) -> pd.DataFrame:
     """R9.1, R9.2 (and R9.3 on edges2shoes, R9.5 given the cycle-only run) for a paired
     dataset's runs without and with the adversarial loss."""
     name = noadv.dataset
-    s, p = STRUCTURE.get(name, "ab"), PHOTO.get(name, "ba")
+    facts = DATASETS.get(name)
+    s, p = (facts.structure, facts.photo) if facts else ("ab", "ba")
+    structure_task, photo_task = (facts.structure_task, facts.photo_task) if facts else (s, p)
     rows = []
     col = f"pixel_error_{s}_val"
     n_last, a_last = _last(noadv, col), _last(adv, col)
     n_mean, a_mean = _mean(noadv, col), _mean(adv, col)
     rows.append(
         _row(
-            f"R9.1 {_STRUCTURE_TASK.get(name, s)} learns better without the adversarial loss",
+            f"R9.1 {structure_task} learns better without the adversarial loss",
             "validation pixel error without adv. < with adv., at the last epoch and averaged "
             "over epochs",
             f"last {n_last:.4f} vs {a_last:.4f}; mean {n_mean:.4f} vs {a_mean:.4f}",
@@ -126,7 +126,7 @@ def paired(noadv: Run, adv: Run, cycle_only: Run | None = None) -> pd.DataFrame:
     rel = abs(n_last - a_last) / max(n_last, a_last)
     rows.append(
         _row(
-            f"R9.2 {_PHOTO_TASK.get(name, p)}: about equally bad in pixel error either way",
+            f"R9.2 {photo_task}: about equally bad in pixel error either way",
             f"last validation pixel errors within {EQUAL_TOLERANCE:.0%} of each other",
             f"without adv. {n_last:.4f}, with adv. {a_last:.4f}; difference {rel:.1%}",
             rel <= EQUAL_TOLERANCE,
@@ -135,7 +135,7 @@ def paired(noadv: Run, adv: Run, cycle_only: Run | None = None) -> pd.DataFrame:
     n_det, a_det = detail_ratio(noadv, p), detail_ratio(adv, p)
     rows.append(
         _row(
-            f"R9.2 {_PHOTO_TASK.get(name, p)}: only the adversarial model invents detail",
+            f"R9.2 {photo_task}: only the adversarial model invents detail",
             "detail ratio (gradient magnitude of outputs / of real images, validation) is "
             "higher with adv. than without (a crude proxy: artefacts count as detail too, so "
             "look at the samples)",

@@ -15,12 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cg.datasets import NAMES
 from cg.errors import UserError
 
 #: The notebooks in the report's order (figures 1-2, 3-9 and A1, 10-16, 17-20, tables R8).
 NOTEBOOKS = ("architecture", "cityscapes", "edges2shoes", "face2simpson", "survey")
 #: The notebooks that take a dataset (``data_root``), by dataset name.
-DATASETS = ("cityscapes", "edges2shoes", "face2simpson")
+DATASETS = NAMES
 PROFILES = ("smoke", "default", "full")
 
 

@@ -54,6 +54,7 @@ from cg.eval.fid.inception import (  # noqa: F401 - resize_bilinear_tf1 re-expor
 )
 from cg.eval.fid.weights import WeightsSource, find_fid_weights
 from cg.images import to_uint8
+from cg.runtime import resolve_device
 
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
@@ -199,16 +200,6 @@ class FidResult:
             f"weights  {self.weights}",
         ]
         return "\n".join(lines)
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; asking for an absent cuda is a UserError."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: no CUDA device is available; use --device cpu")
-    return dev
 
 
 def implementation_name() -> str:
