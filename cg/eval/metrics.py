@@ -79,26 +79,20 @@ def evaluate(
     discriminator, which scores ``cat(A, fake_B)``.
     """
     models = [m for m in (g_ab, g_ba, d_a, d_b) if m is not None]
+    directions = (("ab", g_ab, d_b, "a", "b"), ("ba", g_ba, d_a, "b", "a"))
     meter = MeanMeter()
     with eval_mode(*models):
         for batch in batches:
-            real_a = to_device(batch["a"], device, channels_last) if "a" in batch else None
-            real_b = to_device(batch["b"], device, channels_last) if "b" in batch else None
-            if real_a is not None:
+            real = {k: to_device(v, device, channels_last) for k, v in batch.items()}
+            for name, g, d, src, dst in directions:
+                if g is None or src not in real:
+                    continue
                 with autocast(device, precision):
-                    fake_b = g_ab(real_a).float()
-                meter.add(f"identity_ab_{split}", identity_distance(fake_b, real_a))
-                if paired and real_b is not None:
-                    meter.add(f"pixel_error_ab_{split}", pixel_error(fake_b, real_b))
-                if d_b is not None:
-                    scored = torch.cat([real_a, fake_b], 1) if conditional else fake_b
-                    meter.add(f"feedback_ab_{split}", feedback(d_b, scored))
-            if real_b is not None and g_ba is not None:
-                with autocast(device, precision):
-                    fake_a = g_ba(real_b).float()
-                meter.add(f"identity_ba_{split}", identity_distance(fake_a, real_b))
-                if paired and real_a is not None:
-                    meter.add(f"pixel_error_ba_{split}", pixel_error(fake_a, real_a))
-                if d_a is not None:
-                    meter.add(f"feedback_ba_{split}", feedback(d_a, fake_a))
+                    fake = g(real[src]).float()
+                meter.add(f"identity_{name}_{split}", identity_distance(fake, real[src]))
+                if paired and dst in real:
+                    meter.add(f"pixel_error_{name}_{split}", pixel_error(fake, real[dst]))
+                if d is not None:
+                    scored = torch.cat([real[src], fake], 1) if conditional else fake
+                    meter.add(f"feedback_{name}_{split}", feedback(d, scored))
     return meter.means()
