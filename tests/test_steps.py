@@ -104,3 +104,24 @@ def test_pix2pix_step_is_l1_times_100_plus_conditional_gan(one_thread) -> None:
         want = want + _bce_real(d(torch.cat([batch["a"], fake_b], 1)))
     assert out["loss_l1"].item() == pytest.approx(F.l1_loss(fake_b, batch["b"]).item(), rel=1e-5)
     assert out["loss_g"].item() == pytest.approx(want.item(), rel=1e-4)
+
+
+@pytest.mark.parametrize("identity", ["paired", "classic"])
+def test_running_statistics_come_from_each_generators_own_domain(identity: str, one_thread):
+    """BatchNorm's running statistics are what eval mode (metrics, translate, export) uses, so
+    they must come from the inputs a generator translates: G_AB's from real A images only, not
+    from the generated A images of the cycle pass nor the B images of the classic identity."""
+    cfg = make_config(**TINY, paired=True, identity=identity, adversarial=True, device="cpu",
+                      seed=5)
+    session = build_session(cfg, torch.device("cpu"))
+    m = session.models
+    g_ab, g_ba = copy.deepcopy(m.g_ab), copy.deepcopy(m.g_ba)
+    batch = _batch(2)
+    session.step(batch)
+    with torch.no_grad():  # one train-mode forward on the own domain, from the same start
+        g_ab.train()(batch["a"])
+        g_ba.train()(batch["b"])
+    for got, want in ((m.g_ab, g_ab), (m.g_ba, g_ba)):
+        for (name, buf), ref in zip(got.named_buffers(), want.buffers()):
+            if name.endswith(("running_mean", "running_var")):
+                torch.testing.assert_close(buf, ref, rtol=1e-5, atol=1e-6, msg=name)

@@ -7,7 +7,7 @@ return ``{name: 0-dim tensor}``; the loop averages them without a host sync per 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -107,6 +107,34 @@ def _no_sync(modules: list[nn.Module]) -> contextlib.ExitStack:
     return stack
 
 
+@contextlib.contextmanager
+def keep_running_stats(*modules: nn.Module | None) -> Iterator[None]:
+    """Forwards whose inputs are not the module's own domain (a generator applied to generated
+    images in the cycle, or to the other domain's images in the classic identity loss): its
+    BatchNorm layers normalise with the batch's statistics, as in any training forward, but
+    leave their running estimates alone (momentum 0 for the block).
+
+    Without this, ``G_AB``'s running statistics average over real A images *and* the fakes
+    ``G_BA(B)`` it reconstructs from (and, with the classic identity loss, real B images), so in
+    eval mode (metrics, translate, export) it normalises real A images with the statistics of a
+    mixture it never sees there: the evaluated function is not the one training shaped. Early
+    in training, when the fakes are near-uniform grey, the two differ most.
+    """
+    saved: list[tuple[nn.modules.batchnorm._BatchNorm, float | None]] = []
+    for module in modules:
+        if module is None:
+            continue
+        for bn in module.modules():
+            if isinstance(bn, nn.modules.batchnorm._BatchNorm) and bn.track_running_stats:
+                saved.append((bn, bn.momentum))
+                bn.momentum = 0.0
+    try:
+        yield
+    finally:
+        for bn, momentum in saved:
+            bn.momentum = momentum
+
+
 def _backward(loss: torch.Tensor, o: Optim) -> None:
     """``loss.backward()``, scaled by the GradScaler when there is one (fp16)."""
     (o.scaler.scale(loss) if o.scaler is not None else loss).backward()
@@ -161,7 +189,9 @@ def cyclegan_step(
         last = i == 1 and cfg.identity != "classic"
         with _no_sync([] if last else m.generators()), o.autocast():
             fake = g_xy(x)
-            cycle.append(cycle_term(x, g_yx(fake)))
+            with keep_running_stats(g_yx):
+                rec = g_yx(fake)
+            cycle.append(cycle_term(x, rec))
             if cfg.identity == "paired":
                 identity.append(paired_identity_term(fake, y))
             if d_y is not None:
@@ -173,7 +203,7 @@ def cyclegan_step(
         _backward(loss, o)
         fakes.append(fake.detach())
     if cfg.identity == "classic":
-        with o.autocast():
+        with o.autocast(), keep_running_stats(m.g_ab, m.g_ba):
             loss_idt = classic_identity_loss(m.g_ab(real_b), real_b, m.g_ba(real_a), real_a)
         _backward(cfg.lambda_identity * loss_idt, o)  # generator_loss's identity term
         identity = [loss_idt]
