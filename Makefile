@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= default
 DATA_ROOT ?=
 
-.PHONY: install test test-fast report lint format clean
+.PHONY: install test test-fast report lab lint format clean
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ test-fast: install
 # DATA_ROOT=DIR (holding cityscapes/, edges2shoes/, face2simpson/) for the real datasets.
 report: install
 	$(BIN)/cg report --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+
+# JupyterLab on the notebooks (progress bars show as widgets there).
+lab: install
+	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 lint: install
 	$(BIN)/ruff check cg tests notebooks

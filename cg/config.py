@@ -24,6 +24,7 @@ Generator = Literal["unet", "resnet_9", "resnet_6", "unet_128", "unet_256"]
 Upsample = Literal["bilinear", "transposed"]
 Norm = Literal["batch", "instance"]
 Identity = Literal["paired", "classic", "none"]
+Init = Literal["auto", "normal", "pytorch"]
 GanMode = Literal["bce", "lsgan"]
 Objective = Literal["cyclegan", "pix2pix"]
 Precision = Literal["fp32", "bf16", "fp16"]
@@ -70,6 +71,13 @@ class TrainConfig:
     disc_channels: int = _opt(64, "R1: width of the PatchGAN's first layer")
     disc_layers: int = _opt(3, "R1: PatchGAN depth (3 = the 70x70 PatchGAN)")
     dropout: bool = _opt(False, "dropout in the reference generators (pix2pix uses it)")
+    init: Init = _opt(
+        "auto",
+        "R1: weight init; normal = the reference's N(0, 0.02) for every network, pytorch = "
+        "PyTorch's defaults for every network, auto = the report's U-Net as the original U-Net "
+        "code (milesial/Pytorch-UNet) leaves it, PyTorch's defaults, and the reference's "
+        "networks (its generators, the PatchGAN) N(0, 0.02)",
+    )
 
     # --- losses (R2) -------------------------------------------------------------------------
     objective: Objective = _opt("cyclegan", "cyclegan (the report) or the pix2pix baseline")

@@ -11,6 +11,32 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+#: The official Cityscapes label colours (cityscapesScripts ``labels.py``): the 19 classes the
+#: benchmark evaluates, and the ego vehicle / void colour. Generated label maps are decoded to
+#: the nearest of these to score segmentation (:mod:`cg.eval.segmentation`).
+CITYSCAPES_PALETTE: dict[str, tuple[int, int, int]] = {
+    "ego_vehicle": (0, 0, 0),
+    "road": (128, 64, 128),
+    "sidewalk": (244, 35, 232),
+    "building": (70, 70, 70),
+    "wall": (102, 102, 156),
+    "fence": (190, 153, 153),
+    "pole": (153, 153, 153),
+    "traffic_light": (250, 170, 30),
+    "traffic_sign": (220, 220, 0),
+    "vegetation": (107, 142, 35),
+    "terrain": (152, 251, 152),
+    "sky": (70, 130, 180),
+    "person": (220, 20, 60),
+    "rider": (255, 0, 0),
+    "car": (0, 0, 142),
+    "truck": (0, 0, 70),
+    "bus": (0, 60, 100),
+    "train": (0, 80, 100),
+    "motorcycle": (0, 0, 230),
+    "bicycle": (119, 11, 32),
+}
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -27,6 +53,8 @@ class Dataset:
     #: short names of the two kinds of task, for the findings
     photo_task: str
     structure_task: str
+    #: label colours of the structure domain, for segmentation scores (None: not labels)
+    palette: tuple[tuple[int, int, int], ...] | None = None
 
     @property
     def structure(self) -> str:
@@ -42,7 +70,9 @@ def _dataset(
     photo: str,
     photo_task: str,
     structure_task: str,
+    palette: dict[str, tuple[int, int, int]] | None = None,
 ) -> Dataset:
+    colours = tuple(palette.values()) if palette is not None else None
     return Dataset(
         name,
         paired,
@@ -51,6 +81,7 @@ def _dataset(
         photo,
         photo_task,
         structure_task,
+        colours,
     )
 
 
@@ -63,6 +94,7 @@ DATASETS: dict[str, Dataset] = {
             {"paired": True, "identity": "paired", "image_size": 256, "epochs": 60},
             {"ab": "segmentation (photo → labels)", "ba": "city reconstruction"},
             photo="ba", photo_task="city from segmentation", structure_task="segmentation",
+            palette=CITYSCAPES_PALETTE,
         ),
         # R4, R6: paired shoes, A = edges, B = photo; the report stopped after 12 hours.
         _dataset(

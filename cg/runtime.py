@@ -57,6 +57,33 @@ def cpu_has_native_bf16() -> bool:
     )
 
 
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
+    import platform
+    from pathlib import Path
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_machine() -> str:
+    """One line: CPU model, cores, whether it has bf16 hardware, and the GPU if there is one."""
+    import os
+
+    text = (
+        f"{cpu_name()}, {os.cpu_count()} cores, "
+        f"{'with' if cpu_has_native_bf16() else 'without'} bf16 hardware"
+    )
+    if torch.cuda.is_available():
+        text += f"; GPU {torch.cuda.get_device_name(0)}"
+    return text
+
+
 def precision_warning(device: torch.device, precision: str) -> str | None:
     """A one-line warning when ``precision`` will be slow on ``device``, else None."""
     if precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():

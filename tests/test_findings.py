@@ -1,36 +1,48 @@
-"""R9 findings: the verdict logic on hand-made histories, the image statistics on known
-images, and the whole table on real tiny runs."""
+"""R9 findings (R10): the verdict rules, the statistics on known images and samples, each
+check on hand-made model outputs, and every check on real tiny runs."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from cg.config import make_config
-from cg.report import experiments, findings
+from cg.report import experiments, findings, kid
+from cg.report import stats as S
+
+# --- verdicts and intervals ------------------------------------------------------------------
 
 
-def _run(dataset: str, name: str, **columns: list[float]) -> experiments.Run:
-    n = len(next(iter(columns.values())))
-    history = pd.DataFrame({"epoch": list(range(1, n + 1)), **columns})
-    cfg = make_config(dataset, adversarial=name != "noadv")
-    return experiments.Run(name, dataset, Path("unused"), cfg, history, None)
+def test_verdicts_follow_the_interval():
+    e = S.Estimate(-0.5, -0.8, -0.2, 10)
+    assert S.below(e, 0) == "holds" and S.above(e, 0) == "does not hold"
+    straddling = S.Estimate(0.1, -0.1, 0.3, 10)
+    assert S.below(straddling, 0) == S.above(straddling, 0) == "undecided"
+    assert S.within(S.Estimate(0.05, -0.1, 0.12, 10), 0.15) == "holds"
+    assert S.within(S.Estimate(0.3, 0.2, 0.4, 10), 0.15) == "does not hold"
+    assert S.within(S.Estimate(0.1, 0.0, 0.2, 10), 0.15) == "undecided"
+    assert S.both("holds", "holds") == "holds"
+    assert S.both("holds", "undecided") == "undecided"
+    assert S.both("undecided", "does not hold") == "does not hold"
+    assert S.below(S.Estimate(0.0, math.nan, math.nan, 1), 1) == "undecided"
 
 
-def _paired(dataset: str, noadv: dict, adv: dict) -> pd.DataFrame:
-    return findings.paired(_run(dataset, "noadv", **noadv), _run(dataset, "adv", **adv))
-
-
-@pytest.fixture
-def fixed_detail(monkeypatch):
-    """Replace the image statistic (tested on images below) by given values per run."""
-    values: dict[tuple[str, str], float] = {}
-    monkeypatch.setattr(findings, "detail_ratio", lambda run, d: values[(run.name, d)])
-    return values
+def test_bootstrap_interval_covers_the_mean_and_separates_clear_differences():
+    rng = np.random.default_rng(3)
+    x = rng.normal(2.0, 1.0, 200)
+    e = S.estimate([x], lambda v: float(np.mean(v)))
+    assert e.low < 2.0 < e.high and e.high - e.low < 0.4
+    a = rng.normal(1.0, 0.3, 64)
+    b = a + 0.1 + rng.normal(0, 0.02, 64)  # b is worse on every image
+    paired = S.estimate([a, b], S.mean_difference, paired=True)
+    assert S.below(paired, 0) == "holds"
+    noise = S.estimate([a, a + rng.normal(0, 0.3, 64)], S.mean_difference, paired=True)
+    assert S.below(noise, 0) == "undecided"
 
 
 def test_detail_is_zero_for_flat_images_and_two_for_a_checkerboard():
@@ -42,84 +54,114 @@ def test_detail_is_zero_for_flat_images_and_two_for_a_checkerboard():
     assert findings.detail(blurred) < findings.detail(board)
 
 
-def test_cityscapes_segmentation_and_photo_verdicts(fixed_detail):
-    fixed_detail.update({("noadv", "ba"): 0.4, ("adv", "ba"): 0.9})
-    table = _paired(
-        "cityscapes",
-        noadv={"pixel_error_ab_val": [0.2, 0.1], "pixel_error_ba_val": [0.30, 0.20]},
-        adv={"pixel_error_ab_val": [0.3, 0.2], "pixel_error_ba_val": [0.30, 0.21]},
+def test_kid_equals_torchmetrics_unbiased_mmd_and_grows_with_a_shift():
+    from torchmetrics.image.kid import poly_mmd
+
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(0, 1, (64, 16)), rng.normal(0.3, 1, (64, 16))
+    want = poly_mmd(torch.tensor(real), torch.tensor(fake)).item()  # same-size sets
+    assert kid.kid(fake, real) == pytest.approx(want, rel=1e-9)
+    assert kid.kid(fake + 1.0, real) > 3 * kid.kid(fake, real)
+
+
+# --- the checks on hand-made outputs -----------------------------------------------------------
+
+
+def _run(dataset: str, name: str, **columns: list[float]) -> experiments.Run:
+    n = len(next(iter(columns.values()))) if columns else 1
+    history = pd.DataFrame({"epoch": list(range(1, n + 1)), **columns})
+    cfg = make_config(dataset, adversarial=name == "adv")
+    return experiments.Run(name, dataset, Path(f"/nonexistent/{name}"), cfg, history, None)
+
+
+@pytest.fixture
+def fake_outputs(monkeypatch):
+    """``outputs(run, direction)`` replaced by given ``(fake, source, target)`` tensors."""
+    table: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+    def outputs(run, direction, split="val", checkpoint=None):
+        return table[(run.name, direction)]
+
+    monkeypatch.setattr(findings, "outputs", outputs)
+    return table
+
+
+def _images(seed: int, n: int = 48, smooth: bool = False) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 3, 16, 16, generator=g) * 2 - 1
+    return torch.nn.functional.avg_pool2d(x, 5, stride=1, padding=2) if smooth else x
+
+
+def test_structure_check_decides_by_per_image_pixel_error(fake_outputs):
+    target, source = _images(1), _images(2)
+    good = target + 0.05 * _images(3)
+    bad = target + 0.5 * _images(4)
+    noadv, adv = _run("cityscapes", "noadv"), _run("cityscapes", "adv")
+    fake_outputs[("noadv", "ab")] = (good, source, target)
+    fake_outputs[("adv", "ab")] = (bad, source, target)
+    row = findings.structure_better_without_adv(noadv, adv)
+    assert row["id"] == "R9.1" and row["verdict"] == "holds" and row["high"] < 0
+    fake_outputs[("noadv", "ab")], fake_outputs[("adv", "ab")] = (
+        (bad, source, target),
+        (good, source, target),
     )
-    assert list(table.columns) == list(findings.COLUMNS)
-    assert table["verdict"].tolist() == ["holds", "holds", "holds"]
-    assert table["finding"][0].startswith("R9.1 segmentation")
-    assert "last 0.1000 vs 0.2000" in table["numbers"][0]
-    assert "difference 4.8%" in table["numbers"][1]
-    fixed_detail.update({("noadv", "ba"): 0.9, ("adv", "ba"): 0.4})
-    table = _paired(
-        "cityscapes",
-        noadv={"pixel_error_ab_val": [0.2, 0.3], "pixel_error_ba_val": [0.30, 0.10]},
-        adv={"pixel_error_ab_val": [0.3, 0.2], "pixel_error_ba_val": [0.30, 0.20]},
+    assert findings.structure_better_without_adv(noadv, adv)["verdict"] == "does not hold"
+
+
+def test_photo_checks_equal_error_and_detail(fake_outputs):
+    target, source = _images(5), _images(6)
+    blurry = _images(5, smooth=True)  # the pixel-loss answer: the mean, no detail
+    sharp = _images(7)  # as detailed as the targets, but not the same pixels
+    noadv, adv = _run("edges2shoes", "noadv"), _run("edges2shoes", "adv")
+    fake_outputs[("noadv", "ab")] = (blurry, source, target)
+    fake_outputs[("adv", "ab")] = (sharp, source, target)
+    detail = findings.adv_invents_detail(noadv, adv)
+    assert detail["id"] == "R9.2-detail" and detail["verdict"] == "holds"
+    equal = findings.photo_equally_bad(noadv, adv)
+    assert equal["verdict"] == "does not hold"  # sharp random pixels double the error
+    fake_outputs[("adv", "ab")] = (blurry + 0.001 * sharp, source, target)
+    assert findings.photo_equally_bad(noadv, adv)["verdict"] == "holds"
+    assert findings.adv_invents_detail(noadv, adv)["verdict"] != "holds"
+
+
+def test_cycle_only_checks(fake_outputs, monkeypatch):
+    a, b = _images(8), _images(9)
+    curve = {"identity_ab_val": [0.2, 0.01], "identity_ba_val": [0.2, 0.01]}
+    cycle_only = _run("cityscapes", "cycle_only", **curve)
+    noadv = _run("cityscapes", "noadv")
+    monkeypatch.setattr(findings, "data_distance", lambda run: 0.5)
+    # the cycle-only generators copy their input; the identity-loss ones translate
+    fake_outputs[("cycle_only", "ab")] = (a + 0.01 * b, a, b)
+    fake_outputs[("cycle_only", "ba")] = (b + 0.01 * a, b, a)
+    fake_outputs[("noadv", "ab")] = (b + 0.05 * a, a, b)
+    fake_outputs[("noadv", "ba")] = (a + 0.05 * b, b, a)
+    assert findings.cycle_only_does_not_learn(cycle_only, noadv)["verdict"] == "holds"
+    row = findings.ends_at_identity(cycle_only, "R9.5-identity", "claim")
+    assert row["verdict"] == "holds" and row["high"] < 0.5
+    rising = _run(
+        "cityscapes", "cycle_only", identity_ab_val=[0.01, 0.2], identity_ba_val=[0.01, 0.2]
     )
-    assert table["verdict"].tolist() == ["does not hold"] * 3
+    assert findings.ends_at_identity(rising, "x", "claim")["verdict"] == "does not hold"
 
 
-def test_edges2shoes_uses_the_edge_direction_and_checks_overfitting(fixed_detail):
-    fixed_detail.update({("noadv", "ab"): 0.5, ("adv", "ab"): 0.6})
-    table = _paired(
-        "edges2shoes",
-        noadv={
-            "pixel_error_ba_val": [0.10, 0.05, 0.07, 0.09],  # edges: best at epoch 2
-            "pixel_error_ab_val": [0.30, 0.20, 0.22, 0.25],
-            "pixel_error_ba_train": [0.10, 0.04, 0.03, 0.02],
-            "pixel_error_ab_train": [0.30, 0.15, 0.10, 0.08],
-        },
-        adv={
-            "pixel_error_ba_val": [0.12, 0.09, 0.07, 0.06],
-            "pixel_error_ab_val": [0.30, 0.25, 0.21, 0.19],
-            "pixel_error_ba_train": [0.12, 0.09, 0.07, 0.05],
-            "pixel_error_ab_train": [0.30, 0.25, 0.20, 0.18],
-        },
-    )
-    assert table["finding"][0].startswith("R9.1 edge extraction")
-    assert table["verdict"][0] == "does not hold"  # 0.09 > 0.06 at the last epoch
-    overfit, general = table.iloc[3], table.iloc[4]
-    assert overfit["finding"].startswith("R9.3") and overfit["verdict"] == "holds"
-    assert "best 0.1250 at epoch 2, last 0.1700 (+36.0%)" in overfit["numbers"]
-    assert general["verdict"] == "holds"  # gaps 0.01 (adv) vs 0.12
-    assert "gap with adv. 0.0100, without adv. 0.1200" in general["numbers"]
-    flat = {
-        "pixel_error_ba_val": [0.10, 0.08, 0.06, 0.05],
-        "pixel_error_ab_val": [0.30, 0.20, 0.15, 0.10],
-        "pixel_error_ba_train": [0.10, 0.08, 0.06, 0.05],
-        "pixel_error_ab_train": [0.30, 0.20, 0.15, 0.10],
-    }
-    table = _paired("edges2shoes", noadv=flat, adv=flat)
-    assert table.iloc[3]["verdict"] == "does not hold"  # still improving: no overfitting
-    assert table.iloc[4]["verdict"] == "does not hold"  # equal gaps, not better
+def test_unpaired_checks(fake_outputs, monkeypatch):
+    humans, simpsons = _images(10), _images(11, smooth=True)
+    run = _run("face2simpson", "adv")
+    # human -> Simpson as flat as real Simpsons; Simpson -> human far blurrier than humans
+    fake_outputs[("adv", "ab")] = (_images(12, smooth=True), humans, simpsons)
+    fake_outputs[("adv", "ba")] = (_images(13, smooth=True), simpsons, humans)
+    assert findings.simpson_to_human_blurry(run)["verdict"] == "holds"
+
+    def features(images):  # a stand-in for the Inception network: pixel statistics
+        x = images.flatten(1)
+        return torch.stack([x.mean(1), x.std(1), x.abs().mean(1)], 1).double().numpy()
+
+    monkeypatch.setattr(kid, "features", features)
+    row = findings.human_to_simpson_better(run)
+    assert row["id"] == "R9.4-better" and row["verdict"] == "holds" and row["low"] > 0
 
 
-def test_unpaired_verdicts(fixed_detail):
-    fixed_detail.update({("adv", "ab"): 0.8, ("adv", "ba"): 0.3})
-    run = _run("face2simpson", "adv", feedback_ab_val=[0.4, 0.6], feedback_ba_val=[0.5, 0.2])
-    table = findings.unpaired(run)
-    assert table["verdict"].tolist() == ["holds", "holds"]
-    assert "human -> Simpson 0.600, Simpson -> human 0.200" in table["numbers"][1]
-    fixed_detail.update({("adv", "ab"): 0.3, ("adv", "ba"): 0.8})
-    run = _run("face2simpson", "adv", feedback_ab_val=[0.4, 0.1], feedback_ba_val=[0.5, 0.2])
-    assert findings.unpaired(run)["verdict"].tolist() == ["does not hold"] * 2
-
-
-def test_collapse_verdict(monkeypatch):
-    monkeypatch.setattr(findings, "data_distance", lambda run: 0.2)
-    run = _run(
-        "cityscapes", "cycle_only", identity_ab_val=[0.15, 0.05], identity_ba_val=[0.2, 0.08]
-    )
-    row = findings.collapse(run)
-    assert row["verdict"] == "holds" and "data |A - B| 0.2000" in row["numbers"]
-    run = _run(
-        "cityscapes", "cycle_only", identity_ab_val=[0.15, 0.05], identity_ba_val=[0.2, 0.15]
-    )
-    assert findings.collapse(run)["verdict"] == "does not hold"
+# --- real tiny runs ---------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -127,24 +169,42 @@ def tiny_runs(tmp_path_factory):
     """Real runs on the built-in cityscapes data: 32 px, 4 base channels, 2 epochs."""
     root = tmp_path_factory.mktemp("findings")
     data = experiments.dataset(
-        "cityscapes", cache_dir=root / "cache", image_size=32, n_train=8, n_val=4
+        "cityscapes", cache_dir=root / "cache", image_size=32, n_train=8, n_val=6
     )
     settings = dict(
         image_size=32, base_channels=4, epochs=2, batch_size=4, device="cpu", progress=False
     )
     return {
         name: experiments.experiment("cityscapes", data, root / "runs", name, **settings)
-        for name in ("noadv", "adv", "cycle_only")
+        for name in ("noadv", "adv", "cycle_only", "cycle_classic")
     }
 
 
-def test_findings_on_real_runs(tiny_runs):
-    table = findings.paired(tiny_runs["noadv"], tiny_runs["adv"], tiny_runs["cycle_only"])
-    assert table["finding"].str[:6].tolist() == ["R9.1 s", "R9.2 c", "R9.2 c", "R9.5 t"]
-    assert set(table["verdict"]) <= {"holds", "does not hold"}
-    last = tiny_runs["noadv"].history["pixel_error_ab_val"].iloc[-1]
-    assert f"last {last:.4f}" in table["numbers"][0]
-    ratio = findings.detail_ratio(tiny_runs["adv"], "ba")
-    assert math.isfinite(ratio) and ratio > 0
-    dist = findings.data_distance(tiny_runs["cycle_only"])
-    assert 0 < dist < 1 and f"data |A - B| {dist:.4f}" in table["numbers"][3]
+def test_findings_on_real_runs(tiny_runs, tmp_path):
+    r = tiny_runs
+    rows = findings.paired(r["noadv"], r["adv"], r["cycle_only"], r["cycle_classic"])
+    assert [row["id"] for row in rows] == [
+        "R9.1",
+        "R9.1-seg",
+        "R9.2-equal",
+        "R9.2-detail",
+        "R9.5",
+        "R9.5-identity",
+        "R9.5-classic",
+    ]
+    for row in rows:
+        assert row["verdict"] in ("holds", "does not hold", "undecided")
+        assert row["n"] == 6 and math.isfinite(row["value"])
+    # the R9.1 numbers are the mean per-image pixel errors of the final models
+    fake, _, target = findings.outputs(r["noadv"], "ab")
+    assert f"{findings.pixel_errors(fake, target).mean():.4f}" in rows[0]["numbers"]
+    path = findings.write_csv(rows, tmp_path / "f.csv")
+    back = findings.read_csv(path)
+    assert [b["id"] for b in back] == [row["id"] for row in rows]
+    assert list(back[0]) == list(findings.COLUMNS)
+    shown = findings.table(rows)
+    assert list(shown.index) == [row["id"] for row in rows]
+    # the history has the segmentation scores of photo -> labels
+    h = r["noadv"].history
+    for col in ("seg_pixel_acc_val", "seg_class_acc_val", "seg_class_iou_val"):
+        assert h[col].between(0, 1).all(), col

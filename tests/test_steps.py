@@ -111,8 +111,9 @@ def test_running_statistics_come_from_each_generators_own_domain(identity: str, 
     """BatchNorm's running statistics are what eval mode (metrics, translate, export) uses, so
     they must come from the inputs a generator translates: G_AB's from real A images only, not
     from the generated A images of the cycle pass nor the B images of the classic identity."""
-    cfg = make_config(**TINY, paired=True, identity=identity, adversarial=True, device="cpu",
-                      seed=5)
+    cfg = make_config(
+        **TINY, paired=True, identity=identity, adversarial=True, device="cpu", seed=5
+    )
     session = build_session(cfg, torch.device("cpu"))
     m = session.models
     g_ab, g_ba = copy.deepcopy(m.g_ab), copy.deepcopy(m.g_ba)

@@ -1,8 +1,8 @@
 """The ``cg`` command: one module per command group, each with ``add(subparsers)``, which
 declares its flags and sets ``func`` to the function that runs it.
 
-``cg train`` (:mod:`cg.cli.train`); ``cg translate``, ``cg info``, ``cg import-official``
-(:mod:`cg.cli.models`); ``cg survey`` (:mod:`cg.cli.survey`); ``cg report``
+``cg train`` (:mod:`cg.cli.train`); ``cg translate``, ``cg export``, ``cg info``,
+``cg import-official`` (:mod:`cg.cli.models`); ``cg survey`` (:mod:`cg.cli.survey`); ``cg report``
 (:mod:`cg.cli.report`); ``cg fid``, ``cg weights`` (:mod:`cg.cli.fid`); ``cg bench``
 (:mod:`cg.cli.bench`); ``cg synth``, ``cg data`` (:mod:`cg.cli.data`). The work itself lives
 in the library; the command modules import it when a command runs, so ``cg --help`` is quick.

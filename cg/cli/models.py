@@ -1,16 +1,19 @@
-"""``cg translate``, ``cg info``, ``cg import-official``: use a trained generator, describe a
-checkpoint, import one from the reference implementation."""
+"""``cg translate``, ``cg export``, ``cg info``, ``cg import-official``: use a trained
+generator, export it (ONNX, TorchScript), describe a checkpoint, import one from the reference
+implementation."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from cg.cli.args import add_output_flags, wants_progress
 from cg.errors import UserError
 
 
 def add(sub: Any) -> None:
     _add_translate(sub)
+    _add_export(sub)
     _add_info(sub)
     _add_import_official(sub)
 
@@ -25,7 +28,18 @@ def _add_translate(sub: Any) -> None:
         help="ab: g_ab translates A images to B; ba: the reverse",
     )
     p.add_argument("--input", required=True, help="folder of images (searched recursively)")
-    p.add_argument("--output", required=True, help="folder for the outputs (same file names)")
+    p.add_argument(
+        "--output",
+        required=True,
+        help="folder for the outputs (the inputs' relative names, with the suffix of --format)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("png", "jpg", "same"),
+        default="png",
+        help="png (default): lossless, what FID or pixel errors measured on the outputs need; "
+        "jpg: JPEG quality 95 (lossy); same: each input's own suffix and format",
+    )
     p.add_argument(
         "--half",
         choices=("a", "b"),
@@ -33,12 +47,12 @@ def _add_translate(sub: Any) -> None:
     )
     p.add_argument("--batch-size", type=int, default=8, help="images per forward pass")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_output_flags(p)
     p.set_defaults(func=_run_translate)
 
 
 def _run_translate(args: argparse.Namespace) -> None:
-    from cg.translate import translate_folder
+    from cg.translate import DIRECTIONS, translate_folder
 
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size} must be at least 1")
@@ -50,9 +64,46 @@ def _run_translate(args: argparse.Namespace) -> None:
         half=args.half,
         batch_size=args.batch_size,
         device=args.device,
-        progress=not args.no_progress,
+        progress=wants_progress(args),
+        image_format=args.format,
     )
-    print(f"wrote {len(written)} image(s) to {args.output}")
+    src, dst = args.direction[0].upper(), args.direction[1].upper()
+    n = len(written)
+    print(
+        f"translated {n} image{'s' if n != 1 else ''} {src} -> {dst} "
+        f"({DIRECTIONS[args.direction]}) into {args.output}"
+    )
+
+
+def _add_export(sub: Any) -> None:
+    from cg.export import SUFFIXES
+
+    p = sub.add_parser(
+        "export",
+        help="write one generator as an ONNX or TorchScript file (eval mode, any batch and size)",
+    )
+    p.add_argument("--checkpoint", required=True, help="a cg checkpoint (.pt)")
+    p.add_argument(
+        "--direction",
+        required=True,
+        choices=("ab", "ba"),
+        help="ab: the generator g_ab (A -> B); ba: g_ba (B -> A)",
+    )
+    p.add_argument(
+        "--format",
+        choices=tuple(SUFFIXES),
+        default=None,
+        help="onnx (recommended) or torchscript (deprecated by PyTorch since 2.5); "
+        "default: from the suffix of --out (.onnx; .pt, .ts, .torchscript)",
+    )
+    p.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    p.set_defaults(func=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> None:
+    from cg.export import export_generator
+
+    print(export_generator(args.checkpoint, args.direction, args.format, args.out).summary())
 
 
 def _add_info(sub: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cg.cli.args import key_value_pairs
+from cg.cli.args import add_output_flags, key_value_pairs, wants_progress
 
 
 def add(sub: Any) -> None:
@@ -50,7 +50,7 @@ def add(sub: Any) -> None:
         help="folder for the executed notebooks and report.html (default: reports)",
     )
     p.add_argument("--root", default=".", help="repository root with notebooks/ and params/")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_output_flags(p)
     p.add_argument(
         "--store-outputs",
         action="store_true",
@@ -61,8 +61,13 @@ def add(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    """Run the report; with ``--quiet`` the lines it prints per notebook are left out and only
+    the path of the report is printed."""
+    import contextlib
+    import io
     from pathlib import Path
 
+    from cg.progress import progress_enabled
     from cg.report.notebooks import NOTEBOOKS, report, store_checked_outputs
 
     if args.store_outputs:
@@ -70,13 +75,17 @@ def run(args: argparse.Namespace) -> None:
             path = Path(args.root) / "notebooks" / f"{name}.ipynb"
             print(f"{path}: stored the outputs of {store_checked_outputs(path)} checked cells")
         return
-    report(
-        args.profile,
-        root=args.root,
-        data_root=args.data_root,
-        data=key_value_pairs(args.data, "--data", parse=False),
-        overrides=key_value_pairs(args.param, "-p"),
-        out_dir=args.out,
-        only=args.only,
-        progress=not args.no_progress,
-    )
+    quiet = contextlib.redirect_stdout(io.StringIO()) if args.quiet else contextlib.nullcontext()
+    with quiet:
+        html = report(
+            args.profile,
+            root=args.root,
+            data_root=args.data_root,
+            data=key_value_pairs(args.data, "--data", parse=False),
+            overrides=key_value_pairs(args.param, "-p"),
+            out_dir=args.out,
+            only=args.only,
+            progress=progress_enabled(wants_progress(args)),  # papermill's bar, cg's rule
+        )
+    if args.quiet:
+        print(f"report: {html}")

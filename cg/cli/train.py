@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import Any
 
-from cg.cli.args import add_config_flags, config_overrides
+from cg.cli.args import add_config_flags, add_output_flags, config_overrides, wants_progress
 from cg.errors import UserError
 
 
@@ -23,7 +23,13 @@ def add(sub: Any) -> None:
         action="store_true",
         help="train without the unreadable images instead of refusing to start",
     )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_output_flags(p)
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write TensorBoard events (every history column, the sample grids, the "
+        "config) into OUT/tensorboard/; watch with `tensorboard --logdir runs`",
+    )
     add_config_flags(p)
     p.set_defaults(func=run)
 
@@ -55,7 +61,13 @@ def run(args: argparse.Namespace) -> None:
         else:
             cfg = make_config(args.preset, **overrides)
         history = train(
-            cfg, out, resume=args.resume, skip_bad=args.skip_bad, progress=not args.no_progress
+            cfg,
+            out,
+            resume=args.resume,
+            skip_bad=args.skip_bad,
+            progress=wants_progress(args),
+            quiet=args.quiet,
+            tensorboard=args.tensorboard,
         )
     finally:
         distributed.teardown()

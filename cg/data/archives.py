@@ -30,9 +30,8 @@ import zipfile
 from pathlib import Path
 from typing import Literal
 
-from tqdm import tqdm
-
 from cg.errors import UserError
+from cg.progress import progress_bar
 
 DEFAULT_MAX_BYTES = 64 * 1024**3  # 64 GiB: edges2handbags, the largest set, is about 8 GiB
 _IGNORED_TOP = {"__MACOSX", ".DS_Store"}
@@ -109,7 +108,7 @@ def _extract_tar(archive: Path, dest: Path, max_bytes: int, progress: bool) -> N
     try:
         with (
             tarfile.open(archive, "r:*") as tf,
-            tqdm(desc="extract", unit=" files", disable=not progress) as bar,
+            progress_bar(desc="extract", unit=" files", progress=progress) as bar,
         ):
             for member in tf:
                 rel = _safe_name(archive, member.name)
@@ -179,7 +178,8 @@ def _extract_zip(archive: Path, dest: Path, max_bytes: int, progress: bool) -> N
     try:
         with zipfile.ZipFile(archive) as zf:
             entries = _check_zip(archive, zf, max_bytes)
-            for info, rel in tqdm(entries, desc="extract", unit=" files", disable=not progress):
+            bar = progress_bar(entries, desc="extract", unit=" files", progress=progress)
+            for info, rel in bar:
                 if not rel:
                     continue
                 out = os.path.join(dest_real, *rel.split("/"))

@@ -40,8 +40,6 @@ from pathlib import Path
 from time import sleep
 from typing import BinaryIO, Literal
 
-from tqdm import tqdm
-
 from cg.data.archives import (
     DEFAULT_MAX_BYTES,
     ArchiveRefused,
@@ -49,6 +47,7 @@ from cg.data.archives import (
     refuse_existing,
 )
 from cg.errors import UserError
+from cg.progress import progress_bar
 
 _PIX2PIX = "https://efrosgans.eecs.berkeley.edu/pix2pix/datasets"
 _CYCLEGAN = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets"
@@ -214,14 +213,14 @@ def _fetch_once(url: str, part: Path, timeout: float, progress: bool) -> None:
                 f.truncate(0)
                 offset = 0
             size, reason = offset, "connection closed"
-            with tqdm(
+            with progress_bar(
                 total=total,
                 initial=offset,
                 unit="B",
                 unit_scale=True,
                 unit_divisor=1024,
                 desc=part.name.removesuffix(".part"),
-                disable=not progress,
+                progress=progress,
             ) as bar:
                 while True:
                     try:
@@ -284,7 +283,7 @@ def download_file(
             except DownloadInterrupted as e:
                 if attempt == retries:
                     raise
-                tqdm.write(f"{e.brief}; retry {attempt + 1} of {retries}", file=sys.stderr)
+                print(f"{e.brief}; retry {attempt + 1} of {retries}", file=sys.stderr, flush=True)
                 sleep(min(2.0**attempt, 30.0))
         if expected is not None and (got := file_sha256(part)) != expected:
             part.unlink()

@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from PIL import Image
-from tqdm import tqdm
 
 from cg.data import check_images, list_images, load_rgb
 from cg.data.archives import publish_dir, refuse_existing
 from cg.errors import UserError
 from cg.files import atomic_write_text
+from cg.progress import progress_bar
 
 CITYSCAPES_SPLITS = ("train", "val")
 _LABEL_SUFFIX = "_gtFine_color.png"
@@ -56,7 +56,7 @@ def _parallel(fn: Callable[[_T], Any], items: Sequence[_T], desc: str, progress:
     workers = min(8, os.cpu_count() or 1)
     with (
         ThreadPoolExecutor(workers) as pool,
-        tqdm(total=len(items), desc=desc, unit=" img", disable=not progress) as bar,
+        progress_bar(total=len(items), desc=desc, unit=" img", progress=progress) as bar,
     ):
         for _ in pool.map(fn, items):
             bar.update(1)

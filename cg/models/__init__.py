@@ -83,7 +83,8 @@ def build_generator(cfg: TrainConfig) -> nn.Module:
             f"generator={cfg.generator!r} is not one of unet, resnet_9, resnet_6, unet_128, "
             "unet_256"
         )
-    return init_weights(net)
+    normal = cfg.init == "normal" or (cfg.init == "auto" and cfg.generator != "unet")
+    return init_weights(net) if normal else net
 
 
 def build_discriminator(cfg: TrainConfig, in_channels: int = 3) -> PatchDiscriminator:
@@ -92,7 +93,7 @@ def build_discriminator(cfg: TrainConfig, in_channels: int = 3) -> PatchDiscrimi
     ``in_channels`` is 3 for CycleGAN's D and 6 for pix2pix's conditional D (input and output).
     """
     net = PatchDiscriminator(in_channels, cfg.disc_channels, cfg.disc_layers, cfg.norm)
-    return init_weights(net)
+    return init_weights(net) if cfg.init in ("auto", "normal") else net
 
 
 def count_parameters(module: nn.Module) -> int:

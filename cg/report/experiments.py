@@ -27,6 +27,8 @@ EXPERIMENTS: dict[str, dict[str, Any]] = {
     "noadv": {"adversarial": False},
     "adv": {"adversarial": True},
     "cycle_only": {"adversarial": False, "identity": "none"},
+    # the ablation the report may have meant by "cycle loss alone": cycle + CycleGAN's identity
+    "cycle_classic": {"adversarial": False, "identity": "classic"},
 }
 
 
@@ -122,6 +124,7 @@ def experiment(
     device: str = "auto",
     seed: int = 0,
     progress: bool = True,
+    tensorboard: bool = False,
     **overrides: Any,
 ) -> Run:
     """Run experiment ``name`` (see :data:`EXPERIMENTS`) of ``dataset_name`` on ``data``.
@@ -131,7 +134,9 @@ def experiment(
     width follows ``base_channels`` (the report's G and D both start at 64); the models use the
     channels_last memory layout (about 3x faster on a CPU for these small widths; the same
     arithmetic); ``overrides`` are any other :class:`~cg.config.TrainConfig` fields. A finished
-    run with the same config is reused, an interrupted one resumed.
+    run with the same config is reused, an interrupted one resumed. ``tensorboard`` also logs
+    the epochs trained here to ``<run folder>/tensorboard/`` (see :func:`cg.train.loop.train`;
+    it is not part of the config, so it does not change the run folder).
     """
     from cg.train.loop import run_is_complete, train
     from cg.train.run_dir import RunDir
@@ -156,7 +161,7 @@ def experiment(
     cfg = make_config(dataset_name, **settings)
     out = run_folder(runs_dir, dataset_name, name, cfg)
     if not run_is_complete(out, cfg):
-        train(cfg, out, resume="auto", progress=progress)
+        train(cfg, out, resume="auto", progress=progress, tensorboard=tensorboard)
     history = pd.read_csv(RunDir(out).history_path)
     return Run(name, dataset_name, out, cfg, history, data)
 

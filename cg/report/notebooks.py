@@ -43,6 +43,20 @@ def check_kernel(name: str = "python3") -> None:
     )
 
 
+def _kernel_manager_class() -> type:
+    """Kernels for the notebook runs over IPC sockets (files in Jupyter's runtime folder), not
+    TCP ports: a local run needs no network port, and the kernel then has no reason to print
+    its warning about unencrypted TCP into every run's log."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return IpcKernelManager
+
+
 def _declared(notebook: Path) -> set[str]:
     import papermill as pm
 
@@ -92,6 +106,7 @@ def run_notebooks(
                 kernel_name="python3",
                 progress_bar=progress,
                 cwd=str(src_dir.resolve()),
+                kernel_manager_class=_kernel_manager_class(),
             )
         except pm.PapermillExecutionError as e:
             last = (e.evalue or "").strip().splitlines()
@@ -153,31 +168,65 @@ def store_checked_outputs(notebook: str | Path) -> int:
 
 
 def build_html(
-    executed: Sequence[str | Path], path: str | Path, *, title: str, intro: str = ""
+    executed: Sequence[str | Path],
+    path: str | Path,
+    *,
+    title: str,
+    intro: str = "",
+    summary: str = "",
 ) -> Path:
-    """Join executed notebooks into one HTML page: code hidden, images embedded, the
-    parameters cells and progress output (stderr) left out."""
+    """Join executed notebooks into one HTML page that reads like a report: the title, the
+    ``intro`` and ``summary`` (markdown) first, then each notebook's figures and tables with
+    code hidden and images embedded; the cells tagged ``report-appendix`` (run settings, long
+    metric tables) and every notebook's printed output (training logs) move to an appendix,
+    folded; parameters cells and stderr (progress bars) are left out."""
+    import html as html_lib
+
     import nbformat
     from nbconvert import HTMLExporter
 
     combined = nbformat.v4.new_notebook()
     combined.cells.append(nbformat.v4.new_markdown_cell(f"# {title}\n\n{intro}".strip()))
+    if summary:
+        combined.cells.append(nbformat.v4.new_markdown_cell(summary))
+    appendix: list = []
+    logs: list[tuple[str, str]] = []
     for nb_path in executed:
         nb = nbformat.read(str(nb_path), as_version=4)
         combined.metadata = combined.metadata or nb.metadata
+        printed: list[str] = []
         for cell in nb.cells:
             tags = set(cell.get("metadata", {}).get("tags", []))
             if tags & {"parameters", "injected-parameters", "report-skip"}:
                 continue
             if cell.cell_type == "code":
-                cell.outputs = [
-                    o
-                    for o in cell.outputs
-                    if not (o.output_type == "stream" and o.get("name") == "stderr")
-                ]
+                kept = []
+                for o in cell.outputs:
+                    if o.output_type == "stream":
+                        if o.get("name") == "stdout":
+                            printed.append(o.get("text", ""))
+                        continue
+                    kept.append(o)
+                cell.outputs = kept
                 if not cell.outputs:
                     continue
-            combined.cells.append(cell)
+            (appendix if "report-appendix" in tags else combined.cells).append(cell)
+        if "".join(printed).strip():
+            logs.append((Path(nb_path).stem, "".join(printed)))
+    if appendix or logs:
+        combined.cells.append(
+            nbformat.v4.new_markdown_cell(
+                "## Appendix\nRun settings, final metrics and training logs of every notebook."
+            )
+        )
+        combined.cells.extend(appendix)
+        for name, text in logs:
+            combined.cells.append(
+                nbformat.v4.new_markdown_cell(
+                    f"<details><summary>Training log: {name}</summary>\n\n"
+                    f"<pre>{html_lib.escape(text)}</pre>\n\n</details>"
+                )
+            )
     for i, cell in enumerate(combined.cells):
         cell["id"] = f"cell-{i:04d}"  # ids from different notebooks may collide
     exporter = HTMLExporter(
@@ -187,6 +236,55 @@ def build_html(
     path = Path(path)
     atomic_write_text(path, body)
     return path
+
+
+def collect_findings(results_dir: str | Path, names: Sequence[str], out: str | Path) -> list:
+    """Join the findings CSVs the notebooks wrote (``results_dir/<dataset>.csv``, in report
+    order) into ``out`` (``reports/findings.csv``); returns the rows."""
+    from cg.report.findings import read_csv, write_csv
+
+    rows: list = []
+    for name in names:
+        path = Path(results_dir) / f"{name}.csv"
+        if path.is_file():
+            rows += read_csv(path)
+    write_csv(rows, out)
+    return rows
+
+
+def summary_markdown(rows: Sequence[Mapping[str, Any]], seconds: float) -> str:
+    """The page's first section: every finding with its verdict, numbers and interval, and how
+    long the run took on what machine."""
+    from cg.report.stats import Estimate
+    from cg.runtime import describe_machine
+
+    counts = {
+        v: sum(r["verdict"] == v for r in rows) for v in ("holds", "does not hold", "undecided")
+    }
+    lines = [
+        "## Summary",
+        "",
+        f"Built in {seconds / 60:.1f} minutes on {describe_machine()}. "
+        f"{len(rows)} checks of the report's findings (R9): {counts['holds']} hold, "
+        f"{counts['does not hold']} do not hold, {counts['undecided']} undecided. Each is "
+        "decided from a statistic of the validation images and its 95% bootstrap interval "
+        "over the images (the section of each dataset says how).",
+        "",
+        "| finding | dataset | claim | verdict | statistic [95% interval] | numbers |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        est = Estimate(float(r["value"]), float(r["low"]), float(r["high"]), int(r["n"]))
+        cells = [
+            r["id"],
+            r["dataset"],
+            r["claim"],
+            f"**{r['verdict']}**",
+            f"{r['statistic']}: {est}",
+            r["numbers"],
+        ]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
 
 
 def _intro(profile: str, params: Mapping[str, Mapping[str, Any]], roots: Mapping[str, str]) -> str:
@@ -235,22 +333,28 @@ def report(
         params[name].update(make_absolute(dict(overrides or {}), Path.cwd()))
         if name in roots:
             params[name]["data_root"] = roots[name]
+    out = Path(out_dir)
+    results = (out / "findings").resolve()
+    for name in NOTEBOOKS:
+        params[name].setdefault("results_dir", str(results))
     start = time.perf_counter()
     times = run_notebooks(
         params, notebooks_dir=root / "notebooks", out_dir=out_dir, only=only, progress=progress
     )
-    executed = [Path(out_dir) / f"{n}.ipynb" for n in times]
+    executed = [out / f"{n}.ipynb" for n in times]
+    rows = collect_findings(results, [n for n in NOTEBOOKS if n in times], out / "findings.csv")
+    total = time.perf_counter() - start
     html = build_html(
         executed,
-        Path(out_dir) / "report.html",
+        out / "report.html",
         title="U-Net CycleGAN: the report, regenerated",
         intro=_intro(profile, params, roots),
+        summary=summary_markdown(rows, total) if rows else "",
     )
-    total = time.perf_counter() - start
     print(
         f"report: {html} ({total:.0f} s: "
         + ", ".join(f"{n} {t:.0f} s" for n, t in times.items())
-        + ")",
+        + f"); findings: {out / 'findings.csv'}",
         flush=True,
     )
     return html

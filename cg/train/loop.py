@@ -29,7 +29,9 @@ import torch
 
 from cg.config import RESUME_MUTABLE, TrainConfig, config_diff, config_from_dict
 from cg.data.loaders import Pipeline, build_pipeline, resolve_config
+from cg.datasets import DATASETS
 from cg.errors import UserError
+from cg.progress import progress_bar
 from cg.runtime import precision_warning, seed_everything
 from cg.train import distributed
 from cg.train.run_dir import HISTORY_COLUMNS, RunDir, history_columns
@@ -63,6 +65,8 @@ def train(
     resume: bool | str = False,
     skip_bad: bool = False,
     progress: bool = True,
+    quiet: bool = False,
+    tensorboard: bool = False,
 ) -> Any:
     """Train ``cfg`` into run folder ``out``; returns the history as a pandas DataFrame.
 
@@ -70,6 +74,13 @@ def train(
     overwritten); True continues the run in ``out`` (its config must equal ``cfg`` except
     ``epochs``); ``"auto"`` continues a run if one exists, else starts one. Another trainer
     writing ``out`` at the same time is an error.
+
+    How a run is watched is not part of its config, so these may differ on every resume and
+    never change the results (nor the config's hash, which names the report's run folders):
+    ``progress`` draws a bar per epoch where :func:`cg.progress.progress_enabled` allows it,
+    with one line per epoch printed either way; ``quiet`` prints neither (warnings still go to
+    stderr); ``tensorboard`` also writes TensorBoard events into ``OUT/tensorboard/``
+    (:mod:`cg.train.tensorboard`).
     """
     import pandas as pd
 
@@ -88,6 +99,7 @@ def train(
     pipeline = build_pipeline(cfg, files, skip_bad=skip_bad)
     pipeline.rank, pipeline.world_size = info.rank, info.world_size
     distributed.on_main(run.acquire, info)
+    board = None
     try:
         state = distributed.on_main(lambda: _start(run, cfg, resuming), info)
         session = build_session(cfg, distributed.device_for(cfg.device, info), info)
@@ -104,12 +116,20 @@ def train(
         if info.is_main:
             run.write_config(cfg)
             run.write_history(history)
+        if tensorboard and info.is_main:
+            from cg.train.tensorboard import TensorBoardLog
+
+            board = TensorBoardLog(run, cfg, start, history)
         fid = _fid_evaluator(cfg, session.device) if info.is_main else None
         for epoch in range(start, cfg.epochs + 1):
-            row = _run_epoch(cfg, epoch, pipeline, session, run, fid, progress, info)
+            row = _run_epoch(cfg, epoch, pipeline, session, run, fid, progress, quiet, info)
             history.append(row)
+            if board is not None:  # before the checkpoint: a checkpointed epoch is logged
+                board.log_epoch(row)
             _save(cfg, epoch, session, history, run, info)
     finally:
+        if board is not None:
+            board.close()
         if info.is_main:
             run.release()
     if not history:
@@ -185,25 +205,23 @@ def _run_epoch(
     run: RunDir,
     fid: Any,
     progress: bool,
+    quiet: bool,
     info: distributed.DistInfo,
 ) -> dict[str, Any]:
-    from tqdm.auto import tqdm
-
     seed = epoch_seed(cfg.seed, epoch)
     seed_everything(seed)
     if info.enabled:  # each rank its own dropout masks and pool draws
         torch.manual_seed(epoch_seed(seed, info.rank + 1))
     lr = session.set_epoch_lr(epoch)
     started = time.perf_counter()
-    show = progress and info.is_main
     sums: dict[str, torch.Tensor] = {}
     steps = 0
-    bar = tqdm(
+    bar = progress_bar(
         pipeline.train_loader(epoch, seed),
+        progress=progress and not quiet and info.is_main,
         desc=f"epoch {epoch}/{cfg.epochs}",
         unit="batch",
         leave=False,
-        disable=not show,
         dynamic_ncols=True,
     )
     for batch in bar:
@@ -224,12 +242,13 @@ def _run_epoch(
         lambda: _epoch_row(cfg, epoch, lr, losses_mean, pipeline, session, run, fid, started),
         info,
     )
-    if show:
+    if info.is_main and not quiet:  # one line per epoch, with a bar or without (a log)
         keys = ("loss_g", "loss_d", "pixel_error_ab_val", "pixel_error_ba_val", "feedback_ab_val")
         shown = {k: row[k] for k in keys if row.get(k) is not None}
-        tqdm.write(
+        print(
             f"epoch {epoch}/{cfg.epochs} ({row['seconds']:.1f}s) "
-            + " ".join(f"{k}={v:.4f}" for k, v in shown.items())
+            + " ".join(f"{k}={v:.4f}" for k, v in shown.items()),
+            flush=True,
         )
     return row
 
@@ -279,6 +298,18 @@ def _epoch_row(
                 **where,
             )
         )
+    facts = DATASETS.get(cfg.preset)
+    if facts is not None and facts.palette and pipeline.data_paired:
+        from cg.eval.segmentation import segmentation_scores
+
+        g = m.g_ab if facts.structure == "ab" else m.g_ba
+        if g is not None:
+            src, dst = ("a", "b") if facts.structure == "ab" else ("b", "a")
+            row.update(
+                segmentation_scores(
+                    pipeline.eval_batches("val"), g, facts.palette, source=src, target=dst, **where
+                )
+            )
     if fid is not None and epoch % cfg.fid_every == 0:
         from cg.eval.fid.columns import fid_columns
 

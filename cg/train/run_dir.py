@@ -8,6 +8,7 @@ Layout (the one place it is written down)::
       checkpoints/last.pt         models, optimisers, pools, RNG states, history
       checkpoints/epoch_NNNN.pt   every ``checkpoint_every`` epochs
       samples/epoch_NNNN_ab.png   [output | source] grids per direction
+      tensorboard/                TensorBoard events, with ``--tensorboard`` (cg.train.tensorboard)
       .lock                       held (``flock``) while a trainer writes the folder
 
 The checkpoint is the source of truth: it carries the history too, and ``history.csv`` is
@@ -90,6 +91,10 @@ class RunDir:
 
     def sample_path(self, epoch: int, direction: str) -> Path:
         return self.samples / f"epoch_{epoch:04d}_{direction}.png"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tensorboard"
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.root)!r})"

@@ -16,24 +16,26 @@ from PIL import Image
 
 from cg.data.synthetic import paint as sp
 from cg.data.synthetic.city_objects import Canvas, draw_objects
+from cg.datasets import CITYSCAPES_PALETTE
 
-# The official Cityscapes colours (cityscapesScripts labels.py) of the classes drawn here.
-PALETTE: dict[str, tuple[int, int, int]] = {
-    "ego_vehicle": (0, 0, 0),
-    "road": (128, 64, 128),
-    "sidewalk": (244, 35, 232),
-    "building": (70, 70, 70),
-    "wall": (102, 102, 156),
-    "fence": (190, 153, 153),
-    "pole": (153, 153, 153),
-    "traffic_light": (250, 170, 30),
-    "traffic_sign": (220, 220, 0),
-    "vegetation": (107, 142, 35),
-    "terrain": (152, 251, 152),
-    "sky": (70, 130, 180),
-    "person": (220, 20, 60),
-    "car": (0, 0, 142),
-}
+# The official Cityscapes colours of the classes drawn here (the dataset table has them all).
+_DRAWN = (
+    "ego_vehicle",
+    "road",
+    "sidewalk",
+    "building",
+    "wall",
+    "fence",
+    "pole",
+    "traffic_light",
+    "traffic_sign",
+    "vegetation",
+    "terrain",
+    "sky",
+    "person",
+    "car",
+)
+PALETTE: dict[str, tuple[int, int, int]] = {k: CITYSCAPES_PALETTE[k] for k in _DRAWN}
 ID = {name: i for i, name in enumerate(PALETTE)}
 _COLORS = np.array(list(PALETTE.values()), np.uint8)
 

@@ -9,15 +9,28 @@ map from torch-fidelity's layer names (``Mixed_5b.branch5x5_1.conv.weight``) to 
 for the Inception Score) is not used by FID or KID and is ignored. State dicts are read with
 ``torch.load(weights_only=True)``: no pickled code runs.
 
-:class:`InceptionFeatures` does what torch-fidelity's extractor (torchmetrics' default) does:
-``uint8`` RGB of any size -> float -> bilinear resize to 299x299 exactly as TensorFlow 1
-(:func:`resize_bilinear_tf1`) -> ``(x - 128) / 128`` -> the network -> pool3 features (2048-d).
-Measured against torch-fidelity 0.4.0 with the same weights: the resize is bit-identical, the
-features agree to 6e-7 (tests/test_fid.py).
+:class:`InceptionFeatures` takes ``uint8`` RGB of any size, resizes it to 299x299 as its
+``protocol`` says (:data:`PROTOCOLS`), then ``(x - 128) / 128`` -> the network -> pool3 features
+(2048-d). The two protocols differ only in that resize:
+
+- ``legacy`` (the default): what torch-fidelity's extractor (torchmetrics' default) and the
+  original TensorFlow FID code do, a bilinear resize exactly as TensorFlow 1 computes it
+  (:func:`resize_bilinear_tf1`), which aliases when it shrinks an image. Measured against
+  torch-fidelity 0.4.0 with the same weights: the resize is bit-identical, the features agree
+  to 6e-7 (tests/test_fid.py). Most published FIDs use it.
+- ``clean``: clean-fid's protocol (Parmar et al., "On Aliased Resizing and Surprising
+  Subtleties in GAN Evaluation", CVPR 2022): each channel of the image, as float32, resized
+  with PIL's antialiased bicubic filter and clipped to [0, 255], without rounding
+  (:func:`resize_clean`, which calls clean-fid's own resizer,
+  ``cleanfid.resize.make_resizer("PIL", False, "bicubic", (299, 299))``). clean-fid's feature
+  extractor itself is not used: it downloads its network file at run time; the network here
+  is the same TensorFlow graph. Its numbers are comparable with clean-fid's ``mode="clean"``,
+  not with legacy ones.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -31,6 +44,13 @@ from cg.errors import UserError
 from cg.eval.fid.weights import HOW_TO_GET, PACKAGE, WeightsSource, package_weights_path
 
 INCEPTION_SIZE = 299
+
+#: ``--protocol`` -> how images are resized to 299x299, in a few words (for every FID printed).
+PROTOCOLS = {
+    "legacy": "TF-1 bilinear resize",
+    "clean": "clean-fid's antialiased PIL bicubic resize",
+}
+CLEAN_FID = "clean-fid==0.1.35"  # the package whose resizer defines the clean protocol
 
 # torch-fidelity layer -> TensorFlow op (the graph's name), per block; TensorFlow names repeated
 # ops conv, conv_1, conv_2, ... and the branches of a block tower, tower_1, tower_2.
@@ -174,30 +194,75 @@ def resize_bilinear_tf1(x: Tensor, size: int) -> Tensor:
     return upper + (lower - upper) * dy[:, None]
 
 
+@functools.cache
+def _clean_resizer(size: int):
+    try:
+        from cleanfid.resize import make_resizer
+    except ImportError:
+        raise UserError(
+            f"--protocol clean needs the clean-fid package: `pip install {CLEAN_FID}`"
+        ) from None
+    return make_resizer("PIL", False, "bicubic", (size, size))
+
+
+def resize_clean(images: Tensor, size: int = INCEPTION_SIZE) -> Tensor:
+    """clean-fid's "clean" resize of ``uint8`` images (N, 3, H, W) to float32 (N, 3, size,
+    size) in [0, 255], on the CPU: per channel, PIL's bicubic filter (antialiased: its support
+    widens with the downscaling factor) on the float image, clipped, not rounded. Each image
+    goes through clean-fid's own resizer function, as its ``ResizeDataset`` passes it."""
+    if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(
+            f"expected uint8 images (N, 3, H, W), got {images.dtype} {tuple(images.shape)}"
+        )
+    resize = _clean_resizer(size)
+    hwc = images.cpu().permute(0, 2, 3, 1).numpy()
+    out = [torch.from_numpy(resize(image)).permute(2, 0, 1) for image in hwc]
+    return torch.stack(out).float()
+
+
+def resize_for_inception(images: Tensor, protocol: str = "legacy") -> Tensor:
+    """``uint8`` images (N, 3, H, W) -> float (N, 3, 299, 299) in [0, 255], as ``protocol``
+    (:data:`PROTOCOLS`) resizes them; the legacy resize leaves 299x299 images as they are."""
+    if protocol == "clean":
+        return resize_clean(images).to(images.device)
+    if protocol != "legacy":
+        raise UserError(f"--protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+    x = images.float()
+    if x.shape[-2:] != (INCEPTION_SIZE, INCEPTION_SIZE):
+        x = resize_bilinear_tf1(x, INCEPTION_SIZE)
+    return x
+
+
 class InceptionFeatures(nn.Module):
     """``uint8`` images (N, 3, H, W) -> FID Inception features (N, d), d = 2048 or 64.
 
     ``d = 2048``: pool3, the FID/KID features. ``d = 64``: the average of the first max-pool's
     output, torchmetrics' ``feature=64`` (used to check its documented FID example).
-    ``num_features`` is read by torchmetrics, so it needs no dummy forward pass.
+    ``num_features`` is read by torchmetrics, so it needs no dummy forward pass. ``protocol``
+    (:data:`PROTOCOLS`) decides the resize to 299x299.
     """
 
-    def __init__(self, network: torch.jit.ScriptModule, num_features: Literal[64, 2048] = 2048):
+    def __init__(
+        self,
+        network: torch.jit.ScriptModule,
+        num_features: Literal[64, 2048] = 2048,
+        protocol: str = "legacy",
+    ):
         super().__init__()
         if num_features not in (64, 2048):
             raise ValueError(f"num_features must be 64 or 2048, not {num_features}")
+        if protocol not in PROTOCOLS:
+            raise UserError(f"--protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
         self.network = network.eval()
         self.num_features = num_features
+        self.protocol = protocol
 
     def forward(self, images: Tensor) -> Tensor:
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(
                 f"expected uint8 images (N, 3, H, W), got {images.dtype} {tuple(images.shape)}"
             )
-        x = images.float()
-        if x.shape[-2:] != (INCEPTION_SIZE, INCEPTION_SIZE):
-            x = resize_bilinear_tf1(x, INCEPTION_SIZE)
-        x = (x - 128) / 128
+        x = (resize_for_inception(images, self.protocol) - 128) / 128
         if self.num_features == 2048:
             return self.network(x)
         layers = self.network.net.layers
@@ -268,11 +333,11 @@ def folder_features(
     progress: bool,
 ) -> Tensor:
     """The ``extractor``'s features (len(files), d) of image ``files``, on the CPU."""
-    from tqdm import tqdm
+    from cg.progress import progress_bar
 
     out = []
-    with tqdm(
-        total=len(files), desc=f"FID features ({label})", unit="img", disable=not progress
+    with progress_bar(
+        total=len(files), progress=progress, desc=f"FID features ({label})", unit="img"
     ) as bar:
         for batch in _batches(files, image_size, batch_size):
             with torch.inference_mode():

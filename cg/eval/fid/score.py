@@ -6,8 +6,14 @@ weights from :mod:`cg.eval.fid.weights`), with ``mu, Sigma`` each set's feature 
 - FID (Heusel et al. 2017):
   ``|mu_r - mu_f|^2 + tr(Sigma_r + Sigma_f - 2 (Sigma_r Sigma_f)^(1/2))``;
 - KID (Binkowski et al. 2018): the unbiased squared MMD with kernel ``k(x, y) = (x.y / d + 1)^3``
-  over 100 random subsets of ``min(1000, n_real, n_fake)`` images per side, as mean ± std over
-  the subsets (seeded, so repeatable).
+  over 100 random subsets per side of :func:`kid_subset_size` images (1000, or half the
+  smaller set when it has fewer than 2000), as mean ± std over the subsets (seeded, so
+  repeatable).
+
+Both are measured under a named protocol (``--protocol``, :data:`PROTOCOLS`): ``legacy``, the
+TensorFlow-1 bilinear resize to 299x299 of torch-fidelity and torchmetrics (the default, and
+what the ``fid_*_val`` history columns use), or ``clean``, clean-fid's antialiased bicubic
+resize. Every value :func:`compute_fid` reports says which, and how many images per side.
 
 Each image goes through the network once. The feature statistics (``n, sum x, sum x x^T`` in
 float64) are accumulated by torchmetrics' ``FrechetInceptionDistance`` and KID is torchmetrics'
@@ -46,6 +52,7 @@ from torch import Tensor, nn
 from cg.errors import UserError
 from cg.eval.fid.inception import (  # noqa: F401 - resize_bilinear_tf1 re-exported with the API
     INCEPTION_SIZE,
+    PROTOCOLS,
     InceptionFeatures,
     folder_features,
     list_image_files,
@@ -59,6 +66,7 @@ from cg.runtime import resolve_device
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
 KID_SEED = 0
+LOSSY_SUFFIXES = ("jpg", "jpeg", "webp")  # cg writes JPEG and WebP at quality 95
 KEEP_FEATURES = 2048  # real sets up to this size keep their features (32 MiB at most)
 
 
@@ -172,6 +180,31 @@ def fid_against(stats: FeatureStats, fake: Tensor) -> float:
     return float(mean_term + tr_real + b.square().sum() - 2 * tr_covmean)
 
 
+def kid_subset_size(n_real: int, n_fake: int) -> int:
+    """The KID subset size for sets of ``n_real`` and ``n_fake`` images: 1000 (the default of
+    the KID authors' code, clean-fid, torch-fidelity and torchmetrics) when both sets have at
+    least 2000 images, else half the smaller set, and at least 2 (the unbiased estimate of the
+    squared MMD needs 2).
+
+    The estimate is unbiased for any subset size, and the spread over subsets is what tells
+    whether two KIDs differ. With subsets as large as the sets every subset is the whole set,
+    all 100 estimates are the same and the spread is a meaningless 0 (clean-fid then shrinks
+    the subsets to the set; the authors' code, torch-fidelity and torchmetrics refuse sets
+    smaller than the subsets); with half the set, subsets differ (two of them share about half
+    their images), so the spread shows how much the value depends on which images were drawn.
+    Only sets of 2 images per side still give a spread of 0, as their subsets are the sets.
+    """
+    return max(2, min(KID_SUBSET_SIZE, min(n_real, n_fake) // 2))
+
+
+def _files_by_suffix(files: list[Path]) -> str:
+    counts: dict[str, int] = {}
+    for f in files:
+        key = f.suffix.lower().lstrip(".")
+        counts[key] = counts.get(key, 0) + 1
+    return ", ".join(f"{n} {suffix}" for suffix, n in sorted(counts.items()))
+
+
 @dataclass(frozen=True)
 class FidResult:
     """What :func:`compute_fid` measured, with what was used to measure it."""
@@ -184,17 +217,34 @@ class FidResult:
     implementation: str
     weights: str
     resize: str
+    protocol: str = "legacy"
+    kid_subset_size: int | None = None
+    kid_subsets: int = KID_SUBSETS
+    real_files: str = ""  # e.g. "24 png"
+    fake_files: str = ""
+
+    @property
+    def protocol_text(self) -> str:
+        """``legacy protocol: TF-1 bilinear resize``: which protocol, in a few words."""
+        return f"{self.protocol} protocol: {PROTOCOLS[self.protocol]}"
 
     def summary(self) -> str:
-        lines = [f"FID  {self.fid:.4f}"]
+        counts = f"{self.n_real} real, {self.n_fake} generated images"
+        lines = [f"FID  {self.fid:.4f} ({self.protocol_text}; {counts})"]
         if self.kid_mean is not None:
-            size = min(KID_SUBSET_SIZE, self.n_real, self.n_fake)
+            m = self.kid_subset_size
+            whole = m == self.n_real == self.n_fake
+            subsets = f"{self.kid_subsets} subsets of {m} images per side"
+            subsets += " (the whole sets: no spread)" if whole else f" out of {counts}"
             lines.append(
                 f"KID  {self.kid_mean:.6f} ± {self.kid_std:.6f} "
-                f"({KID_SUBSETS} subsets of {size} images per side)"
+                f"({self.protocol} protocol; mean ± std over {subsets})"
             )
+        lossy = any(kind in self.fake_files.split() for kind in LOSSY_SUFFIXES)
+        note = "; generated JPEG/WebP files are measured with their artefacts" if lossy else ""
         lines += [
-            f"images  real {self.n_real}, fake {self.n_fake}",
+            f"images  real {self.n_real} ({self.real_files}), generated {self.n_fake} "
+            f"({self.fake_files}){note}",
             f"resize  {self.resize}",
             f"implementation  {self.implementation}",
             f"weights  {self.weights}",
@@ -217,10 +267,15 @@ def _fid_metric(device: torch.device, num_features: int = 2048):
     return FrechetInceptionDistance(feature=_Features(num_features)).to(device)
 
 
-def _kid(real: Tensor, fake: Tensor, device: torch.device) -> tuple[float, float]:
+def kernel_inception_distance(
+    real: Tensor, fake: Tensor, device: torch.device | str = "cpu"
+) -> tuple[float, float, int]:
+    """KID of the features ``real`` (n, d) and ``fake`` (m, d): ``(mean, std, subset size)``
+    over :data:`KID_SUBSETS` subsets of :func:`kid_subset_size` (torchmetrics'
+    ``KernelInceptionDistance``, seeded with :data:`KID_SEED`)."""
     from torchmetrics.image.kid import KernelInceptionDistance
 
-    size = min(KID_SUBSET_SIZE, len(real), len(fake))
+    size = kid_subset_size(len(real), len(fake))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "will save all extracted features"
         kid = KernelInceptionDistance(
@@ -231,7 +286,7 @@ def _kid(real: Tensor, fake: Tensor, device: torch.device) -> tuple[float, float
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(KID_SEED)
         mean, std = kid.compute()
-    return float(mean), float(std)
+    return float(mean), float(std), size
 
 
 def compute_fid(
@@ -244,13 +299,19 @@ def compute_fid(
     device: str | torch.device = "cpu",
     weights: str | Path | None = None,
     progress: bool = False,
+    protocol: str = "legacy",
 ) -> FidResult:
-    """FID (and KID with ``kid=True``) between the images of two folders (read recursively).
+    """FID (and KID with ``kid=True``) between the images of two folders (read recursively),
+    under ``protocol`` (``legacy`` or ``clean``, :data:`PROTOCOLS`).
 
+    Files are decoded as they are: a folder of JPEGs is measured with its compression
+    artefacts (``cg translate`` writes lossless PNG unless asked for ``--format jpg``).
     ``image_size``: first resize every image to ``image_size x image_size`` (bicubic,
-    antialiased), e.g. to the generator's resolution; either way the extractor then resizes to
-    299x299 as TensorFlow 1 does.
+    antialiased), e.g. to the generator's resolution; either way the protocol's resize to
+    299x299 follows.
     """
+    if protocol not in PROTOCOLS:
+        raise UserError(f"--protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
     if batch_size < 1:
         raise UserError(f"--batch-size {batch_size} must be at least 1")
     if image_size is not None and image_size < 1:
@@ -263,13 +324,21 @@ def compute_fid(
             )
     dev = resolve_device(device)
     source = find_fid_weights(weights)
-    extractor = InceptionFeatures(load_fid_network(source)).to(dev)
+    extractor = InceptionFeatures(load_fid_network(source), protocol=protocol).to(dev)
     real = folder_features(extractor, real_files, image_size, batch_size, dev, "real", progress)
     fake = folder_features(extractor, fake_files, image_size, batch_size, dev, "fake", progress)
     fid = fid_against(FeatureStats.of([real]), fake)
-    kid_mean, kid_std = _kid(real, fake, dev) if kid else (None, None)
+    kid_mean, kid_std, subset = kernel_inception_distance(real, fake, dev) if kid else (None,) * 3
     first = f"{image_size}x{image_size} (bicubic, antialiased), then " if image_size else ""
-    last = f"{INCEPTION_SIZE}x{INCEPTION_SIZE} (TensorFlow-1 bilinear, as torch-fidelity)"
+    if protocol == "clean":
+        from importlib.metadata import version
+
+        last = (
+            f"{INCEPTION_SIZE}x{INCEPTION_SIZE} (PIL bicubic, antialiased, on the float image, "
+            f"not rounded: clean-fid {version('clean-fid')} make_resizer)"
+        )
+    else:
+        last = f"{INCEPTION_SIZE}x{INCEPTION_SIZE} (TensorFlow-1 bilinear, as torch-fidelity)"
     return FidResult(
         fid=fid,
         kid_mean=kid_mean,
@@ -279,6 +348,10 @@ def compute_fid(
         implementation=implementation_name(),
         weights=source.describe(),
         resize=first + last,
+        protocol=protocol,
+        kid_subset_size=subset,
+        real_files=_files_by_suffix(real_files),
+        fake_files=_files_by_suffix(fake_files),
     )
 
 
@@ -286,7 +359,8 @@ def compute_fid(
 
 
 class FidEvaluator:
-    """FID of generated images against real sets whose statistics are computed once.
+    """FID of generated images against real sets whose statistics are computed once, under
+    the legacy protocol (the ``fid_*_val`` history columns).
 
     The network is loaded once. Real statistics are cached in memory and, with ``cache_dir``,
     on disk as ``fid-<key>-<hash>.pt`` (atomic write) keyed by ``key`` and the weights' SHA-256;

@@ -32,6 +32,7 @@ from typing import Literal
 import torch
 
 from cg.errors import UserError
+from cg.files import file_mode
 
 FID_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
 FID_WEIGHTS_URL = (
@@ -115,7 +116,7 @@ def fetch_fid_weights(
     ``sha256`` if given, else starting with :data:`FID_WEIGHTS_SHA256_PREFIX`), fsync'ed, and
     only then renamed into place: an interrupted or corrupt download never looks complete.
     """
-    from tqdm import tqdm
+    from cg.progress import progress_bar
 
     folder = Path(dest).expanduser() if dest else hub_checkpoints_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -128,12 +129,12 @@ def fetch_fid_weights(
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as response:
                     total = int(response.headers.get("Content-Length") or 0) or None
-                    with tqdm(
+                    with progress_bar(
                         total=total,
                         unit="B",
                         unit_scale=True,
                         desc=FID_WEIGHTS_FILE,
-                        disable=not progress,
+                        progress=progress,
                     ) as bar:
                         for block in iter(lambda: response.read(1 << 20), b""):
                             out.write(block)
@@ -155,6 +156,7 @@ def fetch_fid_weights(
                     f"{expected}{'' if sha256 else '...'}; nothing was saved"
                 )
             out.flush()
+            os.fchmod(out.fileno(), file_mode())  # as open() would make it, not mkstemp's 0600
             os.fsync(out.fileno())
         os.replace(tmp, target)
     except BaseException:

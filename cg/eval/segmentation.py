@@ -1,0 +1,91 @@
+"""Segmentation scores of generated label maps, as the CycleGAN paper scores photo -> labels.
+
+A generated label map (an RGB image) is decoded pixel by pixel to the class of the nearest
+palette colour (Euclidean distance in RGB); so is the true label map (which may carry JPEG
+noise). From the confusion matrix ``C`` of true class i against predicted class j over all
+pixels:
+
+- per-pixel accuracy ``sum_i C[i, i] / sum C``;
+- per-class accuracy: the mean over the classes present in the truth of ``C[i, i] / sum_j C[i, j]``;
+- class IoU: the mean over the classes present in the truth or the prediction of
+  ``C[i, i] / (sum_j C[i, j] + sum_j C[j, i] - C[i, i])``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+from torch import nn
+
+from cg.runtime import autocast, eval_mode, to_device
+
+
+def decode(images: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1], (N, 3, H, W) -> class indices (N, H, W) of the nearest colour of
+    ``palette`` ((K, 3), 0..255)."""
+    colours = palette.float()[:, :, None, None]  # (K, 3, 1, 1)
+    out = []
+    for image in images:  # one image at a time: the distances are (K, H, W)
+        rgb = (image.float().clamp(-1, 1) + 1) * 127.5
+        out.append(((rgb[None] - colours) ** 2).sum(1).argmin(0))
+    return torch.stack(out)
+
+
+def confusion(true: torch.Tensor, pred: torch.Tensor, k: int) -> torch.Tensor:
+    """(K, K) counts of true class i predicted as j."""
+    idx = (true.flatten() * k + pred.flatten()).to(torch.int64)
+    return torch.bincount(idx, minlength=k * k).reshape(k, k)
+
+
+def scores(c: torch.Tensor) -> dict[str, float]:
+    """``pixel_acc``, ``class_acc``, ``class_iou`` of a confusion matrix (module docstring)."""
+    c = c.double()
+    diag, truth, pred = c.diagonal(), c.sum(1), c.sum(0)
+    present = truth > 0
+    union = truth + pred - diag
+    seen = union > 0
+    return {
+        "pixel_acc": float(diag.sum() / c.sum()),
+        "class_acc": float((diag[present] / truth[present]).mean()),
+        "class_iou": float((diag[seen] / union[seen]).mean()),
+    }
+
+
+def per_image_scores(
+    fake: torch.Tensor, target: torch.Tensor, palette: torch.Tensor
+) -> list[dict[str, float]]:
+    """:func:`scores` of each image on its own (for intervals over images)."""
+    k = len(palette)
+    true, pred = decode(target, palette), decode(fake, palette)
+    return [scores(confusion(t, p, k)) for t, p in zip(true, pred)]
+
+
+@torch.inference_mode()
+def segmentation_scores(
+    batches: Iterable[dict[str, torch.Tensor]],
+    generator: nn.Module,
+    palette: Sequence[tuple[int, int, int]],
+    *,
+    source: str,
+    target: str,
+    device: torch.device,
+    precision: str = "fp32",
+    channels_last: bool = False,
+    split: str = "val",
+) -> dict[str, float]:
+    """``seg_pixel_acc_{split}``, ``seg_class_acc_{split}``, ``seg_class_iou_{split}`` of
+    ``generator`` (photos ``source`` -> label maps ``target``) over all pixels of ``batches``."""
+    colours = torch.tensor(palette, dtype=torch.float32)
+    total = torch.zeros(len(colours), len(colours), dtype=torch.int64)
+    with eval_mode(generator):
+        for batch in batches:
+            if source not in batch or target not in batch:
+                continue
+            with autocast(device, precision):
+                fake = generator(to_device(batch[source], device, channels_last))
+            pred = decode(fake.float().cpu(), colours)
+            total += confusion(decode(batch[target], colours), pred, len(colours))
+    if total.sum() == 0:
+        return {}
+    return {f"seg_{k}_{split}": v for k, v in scores(total).items()}
