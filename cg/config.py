@@ -72,7 +72,7 @@ class TrainConfig:
     disc_layers: int = _opt(3, "R1: PatchGAN depth (3 = the 70x70 PatchGAN)")
     dropout: bool = _opt(False, "dropout in the reference generators (pix2pix uses it)")
     init: Init = _opt(
-        "auto",
+        "normal",
         "R1: weight init; normal = the reference's N(0, 0.02) for every network, pytorch = "
         "PyTorch's defaults for every network, auto = the report's U-Net as the original U-Net "
         "code (milesial/Pytorch-UNet) leaves it, PyTorch's defaults, and the reference's "

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from cg.config import make_config
-from cg.report import experiments, findings, kid
+from cg.report import experiments, findings, kid, scores
 from cg.report import stats as S
 
 # --- verdicts and intervals ------------------------------------------------------------------
@@ -46,12 +46,12 @@ def test_bootstrap_interval_covers_the_mean_and_separates_clear_differences():
 
 
 def test_detail_is_zero_for_flat_images_and_two_for_a_checkerboard():
-    assert findings.detail(torch.zeros(2, 3, 8, 8)) == 0.0
+    assert scores.detail(torch.zeros(2, 3, 8, 8)) == 0.0
     i, j = torch.meshgrid(torch.arange(8), torch.arange(8), indexing="ij")
     board = ((i + j) % 2 * 2 - 1).float().expand(1, 3, 8, 8)  # -1 / +1 alternating
-    assert findings.detail(board) == pytest.approx(2.0)
+    assert scores.detail(board) == pytest.approx(2.0)
     blurred = torch.nn.functional.avg_pool2d(board, 3, stride=1, padding=1)
-    assert findings.detail(blurred) < findings.detail(board)
+    assert scores.detail(blurred) < scores.detail(board)
 
 
 def test_kid_equals_torchmetrics_unbiased_mmd_and_grows_with_a_shift():
@@ -83,6 +83,7 @@ def fake_outputs(monkeypatch):
         return table[(run.name, direction)]
 
     monkeypatch.setattr(findings, "outputs", outputs)
+    monkeypatch.setattr(scores, "outputs", outputs)
     return table
 
 
@@ -197,7 +198,7 @@ def test_findings_on_real_runs(tiny_runs, tmp_path):
         assert row["n"] == 6 and math.isfinite(row["value"])
     # the R9.1 numbers are the mean per-image pixel errors of the final models
     fake, _, target = findings.outputs(r["noadv"], "ab")
-    assert f"{findings.pixel_errors(fake, target).mean():.4f}" in rows[0]["numbers"]
+    assert f"{scores.pixel_errors(fake, target).mean():.4f}" in rows[0]["numbers"]
     path = findings.write_csv(rows, tmp_path / "f.csv")
     back = findings.read_csv(path)
     assert [b["id"] for b in back] == [row["id"] for row in rows]

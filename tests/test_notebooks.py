@@ -16,8 +16,8 @@ from PIL import Image
 
 from cg.cli import main
 from cg.errors import UserError
+from cg.report import findings, profiles
 from cg.report import notebooks as report
-from cg.report import profiles
 from cg.report.captions import FIGURES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -141,6 +141,7 @@ def test_smoke_report_records_finite_metrics(smoke):
     runs = sorted((tmp / "runs_dir").iterdir())
     assert [r.name.rsplit("-", 1)[0] for r in runs] == [
         "cityscapes-adv",
+        "cityscapes-cycle_classic",
         "cityscapes-cycle_only",
         "cityscapes-noadv",
         "edges2shoes-adv",
@@ -170,12 +171,84 @@ def test_smoke_report_html_has_captions_tables_and_no_code(smoke):
     assert text.count("data:image/png;base64,") >= len(FIGURES)
     verdicts = re.findall(r"<td>(holds|does not hold|undecided)</td>", text)
     assert len(verdicts) >= 11, verdicts  # every R9 check of the three findings tables
+    summary = text.find("Summary</h2>")
+    assert 0 < summary < text.find("Figure 1:"), "the summary comes before the sections"
+    assert (
+        text.count("<strong>holds</strong>")
+        + text.count("<strong>does not hold</strong>")
+        + text.count("<strong>undecided</strong>")
+        >= 11
+    )
+    assert text.find("Appendix</h2>") > text.find("Figure 20:")  # settings, logs at the end
+    assert "Training log: cityscapes" in text and "<details>" in text
     assert "experiments.experiment(" not in text and "Traceback" not in text
     assert "6.55" in text  # the survey section (R8)
     for name in profiles.NOTEBOOKS:
         nb = nbformat.read(str(tmp / "reports" / f"{name}.ipynb"), as_version=4)
         errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
         assert not errors, name
+
+
+REQUIRED = {
+    ("R9.1", "cityscapes"), ("R9.1", "edges2shoes"), ("R9.2-equal", "cityscapes"),
+    ("R9.2-equal", "edges2shoes"), ("R9.2-detail", "cityscapes"), ("R9.2-detail", "edges2shoes"),
+    ("R9.3-overfit", "edges2shoes"), ("R9.3-generalise", "edges2shoes"),
+    ("R9.4-blur", "face2simpson"), ("R9.4-better", "face2simpson"), ("R9.5", "cityscapes"),
+}  # fmt: skip
+
+
+def test_smoke_report_writes_findings_csv(smoke):
+    tmp, _ = smoke
+    rows = findings.read_csv(tmp / "reports" / "findings.csv")
+    assert list(rows[0]) == list(findings.COLUMNS)
+    assert REQUIRED <= {(r["id"], r["dataset"]) for r in rows}
+    for r in rows:
+        assert r["verdict"] in ("holds", "does not hold", "undecided"), r
+        assert r["claim"] and r["numbers"] and math.isfinite(float(r["value"])), r
+
+
+def test_report_outputs_follow_the_umask(tmp_path):
+    """Everything cg report writes is readable by others under umask 022 (not mkstemp's 0600)."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        report.build_html([], tmp_path / "r" / "report.html", title="t")
+        findings.write_csv([], tmp_path / "r" / "findings.csv")
+    finally:
+        os.umask(old)
+    for name in ("report.html", "findings.csv"):
+        assert stat.S_IMODE((tmp_path / "r" / name).stat().st_mode) == 0o644, name
+
+
+@pytest.mark.parametrize("profile", ["long", "gpu"])
+def test_bigger_profiles_run_at_smoke_size(profile, tmp_path):
+    """The long and gpu profiles, their sizes shrunk to the smoke profile's, run the dataset
+    notebooks through to findings.csv on the CPU."""
+    smoke = profiles.load_profile("smoke", REPO)["cityscapes"]
+    args = [
+        "report",
+        "--profile",
+        profile,
+        "--root",
+        str(REPO),
+        "--only",
+        "edges2shoes",
+        "--out",
+        str(tmp_path / "reports"),
+        "--no-progress",
+    ]
+    for key in ("image_size", "base_channels", "epochs", "batch_size", "n_train", "n_val"):
+        args += ["-p", f"{key}={smoke[key]}"]
+    for key in ("cache_dir", "runs_dir", "figures_dir"):
+        args += ["-p", f"{key}={tmp_path / key}"]
+    args += ["-p", "device=cpu"]
+    assert main(args) == 0
+    rows = findings.read_csv(tmp_path / "reports" / "findings.csv")
+    assert {r["id"] for r in rows} >= {"R9.1", "R9.3-overfit"}
+    loaded = profiles.load_profile(profile, REPO)["edges2shoes"]
+    assert loaded["n_val"] >= 64 and loaded["epochs"] > smoke["epochs"]
 
 
 def test_report_runs_the_same_notebook_on_a_user_folder(smoke, tmp_path):

@@ -24,11 +24,7 @@ Every check returns one row (:data:`COLUMNS`); :func:`table` shows rows for a re
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,24 +33,24 @@ import torch
 
 from cg.datasets import DATASETS
 from cg.report import stats as S
+from cg.report.findings_table import (  # noqa: F401 - the notebooks call findings.publish
+    COLUMNS,
+    publish,
+    read_csv,
+    table,
+    write_csv,
+)
+from cg.report.scores import (
+    data_distance,
+    detail_ratios,
+    identity_distances,
+    outputs,
+    pixel_errors_of,
+)
 
 if TYPE_CHECKING:
     from cg.report.experiments import Run
 
-COLUMNS = (
-    "id",
-    "dataset",
-    "claim",
-    "test",
-    "statistic",
-    "value",
-    "low",
-    "high",
-    "line",
-    "n",
-    "numbers",
-    "verdict",
-)
 HOLDS, FAILS, UNDECIDED = S.HOLDS, S.FAILS, S.UNDECIDED
 
 #: R9.2: "about equally bad": the relative pixel-error difference within +-15%.
@@ -67,8 +63,6 @@ COLLAPSE_FRACTION = 0.5
 #: first fifth of training, and the last epoch at least 5% above it.
 OVERFIT_RISE = 0.05
 EARLY_FRACTION = 0.2
-#: Images per split scored (and resampled) by the checks.
-MAX_IMAGES = 256
 
 
 def _row(
@@ -98,80 +92,6 @@ def _row(
     }
 
 
-# --- per-image values of a run ---------------------------------------------------------------
-
-_CACHE: dict[tuple[str, str, str, float], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
-
-
-def _images(run: Run, domain: str, split: str) -> torch.Tensor:
-    """Up to MAX_IMAGES ``split`` images of ``domain`` (``a``/``b``) as the run saw them."""
-    from cg.data import DomainDataset
-
-    files = run.data
-    paths = getattr(files, f"{split}_{domain}")
-    cap = run.config.max_val_images if split == "val" else run.config.max_train_images
-    paths = paths[: min(len(paths), cap or len(paths), MAX_IMAGES)]
-    ds = DomainDataset(paths, run.config.image_size, half=domain if files.paired else None)
-    return torch.stack([ds[i] for i in range(len(ds))])
-
-
-def outputs(
-    run: Run, direction: str, split: str = "val", checkpoint: Path | None = None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(fake, source, target)`` of ``direction`` on ``split``'s images (paired data: the
-    targets are the sources' partners; unpaired: the target domain's images)."""
-    from cg.translate import load_generator, translate_batch
-
-    ckpt = Path(checkpoint or run.checkpoint)
-    key = (str(ckpt), direction, split, ckpt.stat().st_mtime)
-    if key not in _CACHE:
-        src, dst = ("a", "b") if direction == "ab" else ("b", "a")
-        generator, _ = load_generator(ckpt, direction, "cpu")
-        x = _images(run, src, split)
-        with torch.inference_mode():
-            fake = torch.cat([translate_batch(generator, c) for c in x.split(32)])
-        _CACHE[key] = (fake, x, _images(run, dst, split))
-    return _CACHE[key]
-
-
-def pixel_errors(fake: torch.Tensor, target: torch.Tensor) -> np.ndarray:
-    return ((fake.float() - target.float()) / 2).pow(2).flatten(1).mean(1).numpy()
-
-
-def details(images: torch.Tensor) -> np.ndarray:
-    """Per-image detail ``D`` (module docstring) of images in [-1, 1]."""
-    x = images.float() / 2.0
-    dx = (x[..., :, 1:] - x[..., :, :-1]).abs().flatten(1).mean(1)
-    dy = (x[..., 1:, :] - x[..., :-1, :]).abs().flatten(1).mean(1)
-    return (dx + dy).numpy()
-
-
-def detail(images: torch.Tensor) -> float:
-    """Mean detail of a set of images in [-1, 1]."""
-    return float(details(images).mean())
-
-
-def _detail_ratios(run: Run, direction: str) -> np.ndarray:
-    fake, _, target = outputs(run, direction)
-    return details(fake) / detail(target)
-
-
-def _identity(run: Run, direction: str) -> np.ndarray:
-    fake, source, _ = outputs(run, direction)
-    return ((fake - source) / 2).abs().flatten(1).mean(1).numpy()
-
-
-def data_distance(run: Run) -> float:
-    """Mean |A - B| over the validation pairs, in [0, 1] units (paired data only)."""
-    a, b = _images(run, "a", "val"), _images(run, "b", "val")
-    return float(((a - b) / 2).abs().mean())
-
-
-def _pe(run: Run, direction: str, split: str = "val", checkpoint: Path | None = None) -> np.ndarray:
-    fake, _, target = outputs(run, direction, split, checkpoint)
-    return pixel_errors(fake, target)
-
-
 def _last(run: Run, column: str) -> float:
     values = pd.to_numeric(run.history[column], errors="coerce").dropna()
     return float(values.iloc[-1]) if len(values) else math.nan
@@ -191,7 +111,7 @@ def _facts(run: Run) -> tuple[str, str, str, str]:
 def structure_better_without_adv(noadv: Run, adv: Run) -> dict[str, Any]:
     """R9.1: segmentation / edge extraction learns better without the adversarial loss."""
     s, _, task, _ = _facts(noadv)
-    a, b = _pe(noadv, s), _pe(adv, s)
+    a, b = pixel_errors_of(noadv, s), pixel_errors_of(adv, s)
     e = S.estimate([a, b], S.mean_difference, paired=True)
     return _row(
         "R9.1",
@@ -240,7 +160,7 @@ def segmentation_better_without_adv(noadv: Run, adv: Run) -> dict[str, Any] | No
 def photo_equally_bad(noadv: Run, adv: Run) -> dict[str, Any]:
     """R9.2: generating the photo is about equally bad in pixel error either way."""
     _, p, _, task = _facts(noadv)
-    a, b = _pe(noadv, p), _pe(adv, p)
+    a, b = pixel_errors_of(noadv, p), pixel_errors_of(adv, p)
     e = S.estimate([b, a], S.relative_difference, paired=True)  # (adv - noadv) / adv
     return _row(
         "R9.2-equal",
@@ -260,7 +180,7 @@ def photo_equally_bad(noadv: Run, adv: Run) -> dict[str, Any]:
 def adv_invents_detail(noadv: Run, adv: Run) -> dict[str, Any]:
     """R9.2: only the adversarial model invents detail (the pixel-loss model blurs)."""
     _, p, _, task = _facts(noadv)
-    a, b = _detail_ratios(noadv, p), _detail_ratios(adv, p)
+    a, b = detail_ratios(noadv, p), detail_ratios(adv, p)
     e = S.estimate([b, a], S.mean_difference, paired=True)
     return _row(
         "R9.2-detail",
@@ -294,8 +214,9 @@ def overfits(noadv: Run) -> dict[str, Any]:
         numbers = f"validation pixel error lowest at epoch {best_epoch} of {last_epoch}"
         verdict = FAILS if best_epoch == last_epoch else UNDECIDED
     else:
-        last_pe = (_pe(noadv, s) + _pe(noadv, p)) / 2
-        best_pe = (_pe(noadv, s, checkpoint=best_ckpt) + _pe(noadv, p, checkpoint=best_ckpt)) / 2
+        last_pe = (pixel_errors_of(noadv, s) + pixel_errors_of(noadv, p)) / 2
+        at_best = [pixel_errors_of(noadv, d, checkpoint=best_ckpt) for d in (s, p)]
+        best_pe = (at_best[0] + at_best[1]) / 2
         e = S.estimate([last_pe, best_pe], S.ratio, paired=True)  # last / best
         numbers = (
             f"validation pixel error lowest at epoch {best_epoch} of {last_epoch} "
@@ -322,7 +243,7 @@ def adv_generalises_better(noadv: Run, adv: Run) -> dict[str, Any]:
     s, p = _facts(noadv)[:2]
 
     def both_directions(run: Run, split: str) -> np.ndarray:
-        return (_pe(run, s, split) + _pe(run, p, split)) / 2
+        return (pixel_errors_of(run, s, split) + pixel_errors_of(run, p, split)) / 2
 
     d_val = both_directions(adv, "val") - both_directions(noadv, "val")
     d_train = both_directions(adv, "train") - both_directions(noadv, "train")
@@ -345,8 +266,8 @@ def adv_generalises_better(noadv: Run, adv: Run) -> dict[str, Any]:
 
 def cycle_only_does_not_learn(cycle_only: Run, noadv: Run) -> dict[str, Any]:
     """R9.5: with the cycle loss alone the translation is not learnt."""
-    a = (_pe(cycle_only, "ab") + _pe(cycle_only, "ba")) / 2
-    b = (_pe(noadv, "ab") + _pe(noadv, "ba")) / 2
+    a = (pixel_errors_of(cycle_only, "ab") + pixel_errors_of(cycle_only, "ba")) / 2
+    b = (pixel_errors_of(noadv, "ab") + pixel_errors_of(noadv, "ba")) / 2
     e = S.estimate([a, b], S.ratio, paired=True)
     return _row(
         "R9.5",
@@ -365,7 +286,7 @@ def cycle_only_does_not_learn(cycle_only: Run, noadv: Run) -> dict[str, Any]:
 def ends_at_identity(run: Run, id_: str, claim: str) -> dict[str, Any]:
     """R9.5 (second part): the run's generators end up copying their input."""
     dist = data_distance(run)
-    x = (_identity(run, "ab") + _identity(run, "ba")) / 2 / dist
+    x = (identity_distances(run, "ab") + identity_distances(run, "ba")) / 2 / dist
     e = S.estimate([x], lambda v: float(np.mean(v)))
     curve = (run.history["identity_ab_val"] + run.history["identity_ba_val"]) / 2
     first, last = float(curve.iloc[0]), float(curve.iloc[-1])
@@ -386,7 +307,7 @@ def ends_at_identity(run: Run, id_: str, claim: str) -> dict[str, Any]:
 
 def simpson_to_human_blurry(run: Run) -> dict[str, Any]:
     """R9.4: Simpson -> human is blurry, human -> Simpson is not."""
-    ab, ba = _detail_ratios(run, "ab"), _detail_ratios(run, "ba")
+    ab, ba = detail_ratios(run, "ab"), detail_ratios(run, "ba")
     e = S.estimate([ab, ba], S.mean_difference)
     return _row(
         "R9.4-blur",
@@ -461,53 +382,3 @@ def paired(
 def unpaired(run: Run) -> list[dict[str, Any]]:
     """R9.4 on the unpaired face2simpson run."""
     return [simpson_to_human_blurry(run), human_to_simpson_better(run)]
-
-
-# --- output --------------------------------------------------------------------------------
-
-
-def table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """The rows as a reader wants them: claim, verdict, the estimate with its interval, the
-    numbers behind it and the test."""
-    out = []
-    for r in rows:
-        est = S.Estimate(r["value"], r["low"], r["high"], r["n"])
-        out.append(
-            {
-                "id": r["id"],
-                "claim": r["claim"],
-                "verdict": r["verdict"],
-                "statistic [95% interval]": f"{r['statistic']}: {est}",
-                "numbers": r["numbers"],
-                "test": r["test"],
-                "images": r["n"],
-            }
-        )
-    return pd.DataFrame(out).set_index("id")
-
-
-def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    """``rows`` as CSV (:data:`COLUMNS`), atomically."""
-    from cg.files import atomic_write_text
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: r.get(k) for k in COLUMNS})
-    path = Path(path)
-    atomic_write_text(path, buf.getvalue())
-    return path
-
-
-def read_csv(path: str | Path) -> list[dict[str, Any]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-def publish(rows: Sequence[dict[str, Any]], dataset: str, results_dir: str | Path) -> Any:
-    """Write ``rows`` to ``results_dir/<dataset>.csv`` (``cg report`` joins these into
-    ``reports/findings.csv``) and return the table a reader sees."""
-    if results_dir:
-        write_csv(rows, Path(results_dir) / f"{dataset}.csv")
-    return table(rows)

@@ -22,7 +22,7 @@ from cg.errors import UserError
 NOTEBOOKS = ("architecture", "cityscapes", "edges2shoes", "face2simpson", "survey")
 #: The notebooks that take a dataset (``data_root``), by dataset name.
 DATASETS = NAMES
-PROFILES = ("smoke", "default", "full")
+PROFILES = ("smoke", "default", "long", "gpu", "full")
 
 
 def load_profile(profile: str, root: str | Path = ".") -> dict[str, dict[str, Any]]:

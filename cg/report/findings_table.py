@@ -1,0 +1,76 @@
+"""The findings' rows as a reader sees them (a table) and as a machine reads them (CSV):
+``reports/findings.csv`` has one row per check with the columns :data:`COLUMNS`."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cg.report import stats as S
+
+COLUMNS = (
+    "id",
+    "dataset",
+    "claim",
+    "test",
+    "statistic",
+    "value",
+    "low",
+    "high",
+    "line",
+    "n",
+    "numbers",
+    "verdict",
+)
+
+
+def table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The rows as a reader wants them: claim, verdict, the estimate with its interval, the
+    numbers behind it and the test."""
+    out = []
+    for r in rows:
+        est = S.Estimate(r["value"], r["low"], r["high"], r["n"])
+        out.append(
+            {
+                "id": r["id"],
+                "claim": r["claim"],
+                "verdict": r["verdict"],
+                "statistic [95% interval]": f"{r['statistic']}: {est}",
+                "numbers": r["numbers"],
+                "test": r["test"],
+                "images": r["n"],
+            }
+        )
+    return pd.DataFrame(out).set_index("id")
+
+
+def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """``rows`` as CSV (:data:`COLUMNS`), atomically."""
+    from cg.files import atomic_write_text
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k) for k in COLUMNS})
+    path = Path(path)
+    atomic_write_text(path, buf.getvalue())
+    return path
+
+
+def read_csv(path: str | Path) -> list[dict[str, Any]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def publish(rows: Sequence[dict[str, Any]], dataset: str, results_dir: str | Path) -> Any:
+    """Write ``rows`` to ``results_dir/<dataset>.csv`` (``cg report`` joins these into
+    ``reports/findings.csv``) and return the table a reader sees."""
+    if results_dir:
+        write_csv(rows, Path(results_dir) / f"{dataset}.csv")
+    return table(rows)

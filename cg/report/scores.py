@@ -1,0 +1,93 @@
+"""Per-image values of a finished run, for the findings (:mod:`cg.report.findings`).
+
+The run's final generators (or those of an earlier epoch checkpoint) applied, in eval mode, to
+up to :data:`MAX_IMAGES` images of a split, as the run saw them (its image size, its halves of
+the pix2pix pairs); every value is in [0, 1] pixel units.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from cg.report.experiments import Run
+
+#: Images per split scored (and resampled) by the checks.
+MAX_IMAGES = 256
+
+_CACHE: dict[tuple[str, str, str, float], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+
+def images(run: Run, domain: str, split: str) -> torch.Tensor:
+    """Up to MAX_IMAGES ``split`` images of ``domain`` (``a``/``b``) as the run saw them."""
+    from cg.data import DomainDataset
+
+    files = run.data
+    paths = getattr(files, f"{split}_{domain}")
+    cap = run.config.max_val_images if split == "val" else run.config.max_train_images
+    paths = paths[: min(len(paths), cap or len(paths), MAX_IMAGES)]
+    ds = DomainDataset(paths, run.config.image_size, half=domain if files.paired else None)
+    return torch.stack([ds[i] for i in range(len(ds))])
+
+
+def outputs(
+    run: Run, direction: str, split: str = "val", checkpoint: Path | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(fake, source, target)`` of ``direction`` on ``split``'s images (paired data: the
+    targets are the sources' partners; unpaired: the target domain's images)."""
+    from cg.translate import load_generator, translate_batch
+
+    ckpt = Path(checkpoint or run.checkpoint)
+    key = (str(ckpt), direction, split, ckpt.stat().st_mtime)
+    if key not in _CACHE:
+        src, dst = ("a", "b") if direction == "ab" else ("b", "a")
+        generator, _ = load_generator(ckpt, direction, "cpu")
+        x = images(run, src, split)
+        with torch.inference_mode():
+            fake = torch.cat([translate_batch(generator, c) for c in x.split(32)])
+        _CACHE[key] = (fake, x, images(run, dst, split))
+    return _CACHE[key]
+
+
+def pixel_errors(fake: torch.Tensor, target: torch.Tensor) -> np.ndarray:
+    return ((fake.float() - target.float()) / 2).pow(2).flatten(1).mean(1).numpy()
+
+
+def details(images: torch.Tensor) -> np.ndarray:
+    """Per-image detail ``D`` (module docstring) of images in [-1, 1]."""
+    x = images.float() / 2.0
+    dx = (x[..., :, 1:] - x[..., :, :-1]).abs().flatten(1).mean(1)
+    dy = (x[..., 1:, :] - x[..., :-1, :]).abs().flatten(1).mean(1)
+    return (dx + dy).numpy()
+
+
+def detail(images: torch.Tensor) -> float:
+    """Mean detail of a set of images in [-1, 1]."""
+    return float(details(images).mean())
+
+
+def detail_ratios(run: Run, direction: str) -> np.ndarray:
+    fake, _, target = outputs(run, direction)
+    return details(fake) / detail(target)
+
+
+def identity_distances(run: Run, direction: str) -> np.ndarray:
+    fake, source, _ = outputs(run, direction)
+    return ((fake - source) / 2).abs().flatten(1).mean(1).numpy()
+
+
+def data_distance(run: Run) -> float:
+    """Mean |A - B| over the validation pairs, in [0, 1] units (paired data only)."""
+    a, b = images(run, "a", "val"), images(run, "b", "val")
+    return float(((a - b) / 2).abs().mean())
+
+
+def pixel_errors_of(
+    run: Run, direction: str, split: str = "val", checkpoint: Path | None = None
+) -> np.ndarray:
+    fake, _, target = outputs(run, direction, split, checkpoint)
+    return pixel_errors(fake, target)
