@@ -24,7 +24,7 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not browser" tests
 
-# `make report` = the default profile on the built-in data; PROFILE=smoke|default|full,
+# `make report` = the default profile on the built-in data; PROFILE=smoke|default|long|gpu|full,
 # DATA_ROOT=DIR (holding cityscapes/, edges2shoes/, face2simpson/) for the real datasets.
 report: install
 	$(BIN)/cg report --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))

@@ -18,6 +18,7 @@ from PIL import Image
 
 from cg.cli import main
 from cg.errors import UserError
+from cg.eval.fid.columns import FidEvaluator
 from cg.eval.fid.inception import (
     FIDELITY_TO_TORCHSCRIPT,
     InceptionFeatures,
@@ -28,7 +29,6 @@ from cg.eval.fid.inception import (
 from cg.eval.fid.score import (
     KID_SEED,
     FeatureStats,
-    FidEvaluator,
     compute_fid,
     fid_against,
     frechet_distance,

@@ -13,7 +13,7 @@ def add(sub: Any) -> None:
     p.add_argument(
         "--profile",
         default="default",
-        metavar="smoke|default|full|FILE.yaml",
+        metavar="smoke|default|long|gpu|full|FILE.yaml",
         help="parameters: params/<name>.yaml or a YAML file (default: default)",
     )
     p.add_argument(

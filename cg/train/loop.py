@@ -191,8 +191,7 @@ def _fid_evaluator(cfg: TrainConfig, device: torch.device) -> Any:
     stop a run at its start, not after hours)."""
     if not cfg.fid_every:
         return None
-    from cg.eval.fid.columns import cache_dir
-    from cg.eval.fid.score import FidEvaluator
+    from cg.eval.fid.columns import FidEvaluator, cache_dir
 
     return FidEvaluator(device, cache_dir=cache_dir())
 

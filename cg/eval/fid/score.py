@@ -36,12 +36,9 @@ measured (0.031170, 0.002475). tests/test_fid.py repeats both.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import math
-import re
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -59,8 +56,7 @@ from cg.eval.fid.inception import (  # noqa: F401 - resize_bilinear_tf1 re-expor
     load_fid_network,
     resize_bilinear_tf1,
 )
-from cg.eval.fid.weights import WeightsSource, find_fid_weights
-from cg.images import to_uint8
+from cg.eval.fid.weights import find_fid_weights
 from cg.runtime import resolve_device
 
 KID_SUBSETS = 100
@@ -353,99 +349,3 @@ def compute_fid(
         real_files=_files_by_suffix(real_files),
         fake_files=_files_by_suffix(fake_files),
     )
-
-
-# --- FID during training --------------------------------------------------------------------
-
-
-class FidEvaluator:
-    """FID of generated images against real sets whose statistics are computed once, under
-    the legacy protocol (the ``fid_*_val`` history columns).
-
-    The network is loaded once. Real statistics are cached in memory and, with ``cache_dir``,
-    on disk as ``fid-<key>-<hash>.pt`` (atomic write) keyed by ``key`` and the weights' SHA-256;
-    ``key`` must name the real image set exactly (dataset, split, domain, image size), as the
-    cache is reused whenever the key and the weights match.
-    """
-
-    def __init__(
-        self,
-        device: str | torch.device,
-        weights: str | Path | None = None,
-        cache_dir: Path | None = None,
-        batch_size: int = 32,
-    ):
-        self.device = resolve_device(device)
-        self.source: WeightsSource = find_fid_weights(weights)
-        self.extractor = InceptionFeatures(load_fid_network(self.source)).to(self.device)
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
-        self.batch_size = batch_size
-        self._stats: dict[str, FeatureStats] = {}
-
-    def _features(self, images: Iterable[Tensor]) -> Iterator[Tensor]:
-        for batch in images:
-            if batch.dtype != torch.uint8:
-                batch = to_uint8(batch)
-            for chunk in batch.split(self.batch_size):
-                with torch.inference_mode():
-                    features = self.extractor(chunk.to(self.device))
-                yield features.clone()
-
-    def _cache_path(self, key: str) -> Path | None:
-        if self.cache_dir is None:
-            return None
-        digest = hashlib.sha256(f"{key}\0{self.source.sha256}".encode()).hexdigest()[:16]
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[:60]
-        return self.cache_dir / f"fid-{slug}-{digest}.pt"
-
-    def _read_cache(self, path: Path, key: str) -> FeatureStats | None:
-        try:
-            d = torch.load(path, map_location="cpu", weights_only=True)
-            if d.get("key") != key or d.get("weights_sha256") != self.source.sha256:
-                return None
-            return FeatureStats(
-                int(d["n"]), d["features_sum"], d["features_cov_sum"], d.get("features")
-            )
-        except Exception:  # noqa: BLE001 - an unreadable cache is recomputed and overwritten
-            return None
-
-    def real_statistics(self, key: str, images: Iterable[Tensor]) -> FeatureStats:
-        """Statistics of the real ``images``: batches (N, 3, H, W), float in [-1, 1] or uint8.
-
-        Computed on the first call for ``key`` only; later calls (and later runs, with a
-        ``cache_dir``) return the cached statistics without reading ``images``.
-        """
-        if key in self._stats:
-            return self._stats[key]
-        path = self._cache_path(key)
-        stats = self._read_cache(path, key) if path is not None and path.is_file() else None
-        if stats is None:
-            stats = FeatureStats.of(self._features(images), self.device)
-            if stats.n < 2:
-                raise UserError(f"FID real set {key!r} has {stats.n} image(s); it needs at least 2")
-            if path is not None:
-                from cg.files import atomic_write_bytes
-
-                buf = io.BytesIO()
-                torch.save(
-                    {
-                        "key": key,
-                        "weights_sha256": self.source.sha256,
-                        "n": stats.n,
-                        "features_sum": stats.features_sum,
-                        "features_cov_sum": stats.features_cov_sum,
-                        "features": stats.features,
-                    },
-                    buf,
-                )
-                atomic_write_bytes(path, buf.getvalue())
-        self._stats[key] = stats
-        return stats
-
-    def fid(self, stats: FeatureStats, fake_images: Iterable[Tensor]) -> float:
-        """FID between the real set of ``stats`` and ``fake_images`` (as in real_statistics)."""
-        fake = [f.cpu() for f in self._features(fake_images)]
-        n = sum(len(f) for f in fake)
-        if n < 2:
-            raise UserError(f"FID needs at least 2 generated images, got {n}")
-        return fid_against(stats, torch.cat(fake))
