@@ -35,7 +35,6 @@ written, atomically (:mod:`cg.files`).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import warnings
@@ -45,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cg.errors import UserError
-from cg.files import atomic_write_bytes
+from cg.files import atomic_write_bytes, sha256
 
 if TYPE_CHECKING:  # torch is imported where it is used, so `cg --help` stays quick
     import torch
@@ -109,14 +108,6 @@ def format_for(out: str | Path, fmt: str | None) -> str:
     return fmt
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def export_metadata(
     checkpoint: Path, direction: str, cfg: TrainConfig, generator: nn.Module, epoch: int | None
 ) -> dict[str, str]:
@@ -139,7 +130,7 @@ def export_metadata(
         "output": OUTPUT_RANGE,
         "mode": "eval: dropout off, batch norm with its running statistics",
         "checkpoint": checkpoint.name,
-        "checkpoint_sha256": _sha256(checkpoint),
+        "checkpoint_sha256": sha256(checkpoint),
         "epochs_trained": "" if epoch is None else str(epoch),
     }
 

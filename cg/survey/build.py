@@ -16,7 +16,6 @@ a complete survey. A folder that already has one is refused (its ratings belong 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from pathlib import Path
@@ -25,15 +24,7 @@ from typing import Any
 import torch
 
 from cg.errors import UserError
-from cg.files import atomic_write_text
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+from cg.files import atomic_write_text, sha256
 
 
 def choose_inputs(input_dir: str | Path, n: int, seed: int) -> list[Path]:
@@ -95,7 +86,7 @@ def build_survey(
         "cg_version": __version__,
         "survey": out.resolve().name,
         "checkpoint": str(checkpoint),
-        "checkpoint_sha256": _sha256(checkpoint),
+        "checkpoint_sha256": sha256(checkpoint),
         "direction": direction,
         "seed": seed,
         "n": n,

@@ -33,6 +33,7 @@ import torch
 
 from cg.errors import UserError
 from cg.files import file_mode
+from cg.files import sha256 as file_sha256
 
 FID_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
 FID_WEIGHTS_URL = (
@@ -63,11 +64,7 @@ class WeightsSource:
     @cached_property
     def sha256(self) -> str:
         """The file's SHA-256 (hex): the weights' identity, e.g. for cached statistics."""
-        digest = hashlib.sha256()
-        with open(self.path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return file_sha256(self.path)
 
 
 def hub_checkpoints_dir() -> Path:
