@@ -10,8 +10,9 @@ Layout (``FORMAT_VERSION`` 1)::
     {"format": "cg-checkpoint", "version": 1, "cg_version": "0.1.0",
      "config": TrainConfig.to_dict(), "epoch": int (completed epochs),
      "models": {"g_ab": state_dict, "g_ba": ..., "d_a": ..., "d_b": ...},   # those the run has
-     "optimizers": {...}, "schedulers": {...}, "scaler": ..., "pools": {...},
-     "rng": {...}, "history": [row dicts], "extra": {...}}
+     "optimizers": {"g": ..., "d": ...}, "scaler": ... (fp16 only), "pools": {"a", "b"},
+     "rng": {"torch", "numpy", "python", "cuda"}, "history": [row dicts],
+     "pools_by_rank": [...] (data-parallel runs with an image pool)}
 """
 
 from __future__ import annotations
