@@ -123,3 +123,36 @@ def test_evaluate_restores_training_mode():
         split="val",
     )
     assert g.training
+
+
+def test_evaluate_scores_label_maps_from_the_same_outputs():
+    # palette: black and white; the targets are half white, the generator paints all white
+    palette = [(0, 0, 0), (255, 255, 255)]
+    target = torch.full((2, 3, 2, 2), -1.0)
+    target[:, :, 0] = 1.0  # top row white
+    batches = [{"a": torch.zeros(2, 3, 2, 2), "b": target}]
+    row = evaluate(
+        batches,
+        g_ab=Constant(1.0),
+        g_ba=None,
+        d_a=None,
+        d_b=None,
+        device=torch.device("cpu"),
+        paired=True,
+        split="val",
+        labels=("ab", palette),
+    )
+    assert row["seg_pixel_acc_val"] == pytest.approx(0.5)
+    assert row["seg_class_acc_val"] == pytest.approx((0 + 1) / 2)  # black missed, white found
+    assert row["seg_class_iou_val"] == pytest.approx((0 + 0.5) / 2)
+    plain = evaluate(
+        batches,
+        g_ab=Constant(1.0),
+        g_ba=None,
+        d_a=None,
+        d_b=None,
+        device=torch.device("cpu"),
+        paired=True,
+        split="val",
+    )
+    assert not any(k.startswith("seg_") for k in plain)

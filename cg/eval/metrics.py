@@ -14,7 +14,7 @@ FID (R5) lives in :mod:`cg.eval.fid.score`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import nn
@@ -68,6 +68,7 @@ def evaluate(
     paired: bool,
     split: str,
     conditional: bool = False,
+    labels: tuple[str, Sequence[tuple[int, int, int]]] | None = None,
 ) -> dict[str, float]:
     """Metrics over ``batches`` of ``{"a": ..., "b": ...}`` (either key may be missing), with
     the models in eval mode (restored after).
@@ -76,11 +77,18 @@ def evaluate(
     there are discriminators) and ``identity_{ab,ba}_{split}``. Batches are moved to ``device``
     (in channels_last order when asked) and the generators run under ``precision``'s autocast,
     as in training; the discriminators score the fp32 outputs. ``conditional``: the pix2pix
-    discriminator, which scores ``cat(A, fake_B)``.
+    discriminator, which scores ``cat(A, fake_B)``. ``labels = (direction, palette)``: that
+    direction makes label maps of these colours (paired data), also scored as segmentation
+    from the same outputs (:mod:`cg.eval.segmentation`): ``seg_{pixel_acc,class_acc,
+    class_iou}_{split}`` over all pixels.
     """
+    from cg.eval.segmentation import confusion, decode, scores
+
     models = [m for m in (g_ab, g_ba, d_a, d_b) if m is not None]
     directions = (("ab", g_ab, d_b, "a", "b"), ("ba", g_ba, d_a, "b", "a"))
     meter = MeanMeter()
+    palette = torch.tensor(labels[1], dtype=torch.float32) if labels else None
+    counts = None
     with eval_mode(*models):
         for batch in batches:
             real = {k: to_device(v, device, channels_last) for k, v in batch.items()}
@@ -92,7 +100,14 @@ def evaluate(
                 meter.add(f"identity_{name}_{split}", identity_distance(fake, real[src]))
                 if paired and dst in real:
                     meter.add(f"pixel_error_{name}_{split}", pixel_error(fake, real[dst]))
+                    if palette is not None and labels[0] == name:
+                        pal = palette.to(fake.device)
+                        c = confusion(decode(real[dst], pal), decode(fake, pal), len(pal))
+                        counts = c if counts is None else counts + c
                 if d is not None:
                     scored = torch.cat([real[src], fake], 1) if conditional else fake
                     meter.add(f"feedback_{name}_{split}", feedback(d, scored))
-    return meter.means()
+    row = meter.means()
+    if counts is not None:
+        row.update({f"seg_{k}_{split}": v for k, v in scores(counts.cpu()).items()})
+    return row

@@ -13,12 +13,7 @@ pixels:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-
 import torch
-from torch import nn
-
-from cg.runtime import autocast, eval_mode, to_device
 
 
 def decode(images: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
@@ -59,33 +54,3 @@ def per_image_scores(
     k = len(palette)
     true, pred = decode(target, palette), decode(fake, palette)
     return [scores(confusion(t, p, k)) for t, p in zip(true, pred)]
-
-
-@torch.inference_mode()
-def segmentation_scores(
-    batches: Iterable[dict[str, torch.Tensor]],
-    generator: nn.Module,
-    palette: Sequence[tuple[int, int, int]],
-    *,
-    source: str,
-    target: str,
-    device: torch.device,
-    precision: str = "fp32",
-    channels_last: bool = False,
-    split: str = "val",
-) -> dict[str, float]:
-    """``seg_pixel_acc_{split}``, ``seg_class_acc_{split}``, ``seg_class_iou_{split}`` of
-    ``generator`` (photos ``source`` -> label maps ``target``) over all pixels of ``batches``."""
-    colours = torch.tensor(palette, dtype=torch.float32)
-    total = torch.zeros(len(colours), len(colours), dtype=torch.int64)
-    with eval_mode(generator):
-        for batch in batches:
-            if source not in batch or target not in batch:
-                continue
-            with autocast(device, precision):
-                fake = generator(to_device(batch[source], device, channels_last))
-            pred = decode(fake.float().cpu(), colours)
-            total += confusion(decode(batch[target], colours), pred, len(colours))
-    if total.sum() == 0:
-        return {}
-    return {f"seg_{k}_{split}": v for k, v in scores(total).items()}

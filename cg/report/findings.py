@@ -92,11 +92,6 @@ def _row(
     }
 
 
-def _last(run: Run, column: str) -> float:
-    values = pd.to_numeric(run.history[column], errors="coerce").dropna()
-    return float(values.iloc[-1]) if len(values) else math.nan
-
-
 def _facts(run: Run) -> tuple[str, str, str, str]:
     """(structure direction, photo direction, structure task, photo task) of a run's data."""
     facts = DATASETS.get(run.dataset)

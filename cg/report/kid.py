@@ -21,22 +21,17 @@ from cg.report import stats as S
 
 
 def features(images: torch.Tensor) -> np.ndarray:
-    """Inception pool features of images in [-1, 1], (N, 2048) float64."""
-    from cg.eval.fid.inception import InceptionFeatures, load_fid_network
-    from cg.eval.fid.weights import find_fid_weights
-    from cg.images import to_uint8
+    """Inception pool features of images in [-1, 1], (N, 2048) float64 (the network of
+    :class:`cg.eval.fid.columns.FidEvaluator`, loaded once)."""
+    from cg.eval.fid.columns import FidEvaluator
 
-    global _NET
-    if _NET is None:
-        _NET = InceptionFeatures(load_fid_network(find_fid_weights()))
-    out = []
-    with torch.inference_mode():
-        for chunk in to_uint8(images).split(32):
-            out.append(_NET(chunk).double())
-    return torch.cat(out).numpy()
+    global _EVALUATOR
+    if _EVALUATOR is None:
+        _EVALUATOR = FidEvaluator("cpu")
+    return torch.cat(list(_EVALUATOR.features([images]))).double().numpy()
 
 
-_NET = None
+_EVALUATOR = None
 
 
 def _kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:

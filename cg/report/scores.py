@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from cg.eval.metrics import identity_distance, pixel_error
+
 if TYPE_CHECKING:
     from cg.report.experiments import Run
 
@@ -22,16 +24,23 @@ MAX_IMAGES = 256
 _CACHE: dict[tuple[str, str, str, float], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
 
+_IMAGES: dict[tuple[str, ...], torch.Tensor] = {}
+
+
 def images(run: Run, domain: str, split: str) -> torch.Tensor:
-    """Up to MAX_IMAGES ``split`` images of ``domain`` (``a``/``b``) as the run saw them."""
+    """Up to MAX_IMAGES ``split`` images of ``domain`` (``a``/``b``) as the run saw them
+    (decoded once per file list and size: the runs of a notebook share their data)."""
     from cg.data import DomainDataset
 
     files = run.data
     paths = getattr(files, f"{split}_{domain}")
     cap = run.config.max_val_images if split == "val" else run.config.max_train_images
     paths = paths[: min(len(paths), cap or len(paths), MAX_IMAGES)]
-    ds = DomainDataset(paths, run.config.image_size, half=domain if files.paired else None)
-    return torch.stack([ds[i] for i in range(len(ds))])
+    key = (domain, str(run.config.image_size), *map(str, paths))
+    if key not in _IMAGES:
+        ds = DomainDataset(paths, run.config.image_size, half=domain if files.paired else None)
+        _IMAGES[key] = torch.stack([ds[i] for i in range(len(ds))])
+    return _IMAGES[key]
 
 
 def outputs(
@@ -54,7 +63,8 @@ def outputs(
 
 
 def pixel_errors(fake: torch.Tensor, target: torch.Tensor) -> np.ndarray:
-    return ((fake.float() - target.float()) / 2).pow(2).flatten(1).mean(1).numpy()
+    """Per-image pixel error (R5, :func:`cg.eval.metrics.pixel_error`)."""
+    return pixel_error(fake, target).numpy()
 
 
 def details(images: torch.Tensor) -> np.ndarray:
@@ -77,7 +87,7 @@ def detail_ratios(run: Run, direction: str) -> np.ndarray:
 
 def identity_distances(run: Run, direction: str) -> np.ndarray:
     fake, source, _ = outputs(run, direction)
-    return ((fake - source) / 2).abs().flatten(1).mean(1).numpy()
+    return identity_distance(fake, source).numpy()
 
 
 def data_distance(run: Run) -> float:

@@ -144,12 +144,16 @@ def _resume_wanted(run: RunDir, resume: bool | str) -> bool:
     if resume == "auto":
         return exists
     if exists and not resume:
-        raise UserError(
-            f"{run.root} already holds a run; continue it with --resume, or choose another --out"
-        )
+        raise _holds_a_run(run)
     if resume:
         run.checkpoint()  # loaded once (an error if there is none), kept for _start
     return bool(resume)
+
+
+def _holds_a_run(run: RunDir) -> UserError:
+    return UserError(
+        f"{run.root} already holds a run; continue it with --resume, or choose another --out"
+    )
 
 
 def _start(run: RunDir, cfg: TrainConfig, resume: bool) -> dict[str, Any] | None:
@@ -157,10 +161,7 @@ def _start(run: RunDir, cfg: TrainConfig, resume: bool) -> dict[str, Any] | None
     ``cfg``; None for a new run."""
     if not resume:
         if run.exists():  # another trainer finished a run here since the first check
-            raise UserError(
-                f"{run.root} already holds a run; continue it with --resume, or choose another "
-                "--out"
-            )
+            raise _holds_a_run(run)
         return None
     state = run.checkpoint()
     saved = config_from_dict(state["config"])
@@ -283,6 +284,8 @@ def _epoch_row(
     }
     row: dict[str, Any] = {c: None for c in HISTORY_COLUMNS}
     row.update(epoch=epoch, lr=lr, **losses)
+    facts = DATASETS.get(cfg.preset)
+    labels = (facts.structure, facts.palette) if facts and facts.palette else None
     for split in ("val", "train"):
         row.update(
             evaluate(
@@ -294,21 +297,10 @@ def _epoch_row(
                 paired=pipeline.data_paired,
                 split=split,
                 conditional=cfg.objective == "pix2pix",
+                labels=labels if split == "val" else None,  # segmentation on validation
                 **where,
             )
         )
-    facts = DATASETS.get(cfg.preset)
-    if facts is not None and facts.palette and pipeline.data_paired:
-        from cg.eval.segmentation import segmentation_scores
-
-        g = m.g_ab if facts.structure == "ab" else m.g_ba
-        if g is not None:
-            src, dst = ("a", "b") if facts.structure == "ab" else ("b", "a")
-            row.update(
-                segmentation_scores(
-                    pipeline.eval_batches("val"), g, facts.palette, source=src, target=dst, **where
-                )
-            )
     if fid is not None and epoch % cfg.fid_every == 0:
         from cg.eval.fid.columns import fid_columns
 

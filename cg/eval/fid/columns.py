@@ -99,7 +99,8 @@ class FidEvaluator:
         self.batch_size = batch_size
         self._stats: dict[str, FeatureStats] = {}
 
-    def _features(self, images: Iterable[Tensor]) -> Iterator[Tensor]:
+    def features(self, images: Iterable[Tensor]) -> Iterator[Tensor]:
+        """Inception pool features of batches of images ([-1, 1] floats or uint8)."""
         for batch in images:
             if batch.dtype != torch.uint8:
                 batch = to_uint8(batch)
@@ -137,7 +138,7 @@ class FidEvaluator:
         path = self._cache_path(key)
         stats = self._read_cache(path, key) if path is not None and path.is_file() else None
         if stats is None:
-            stats = FeatureStats.of(self._features(images), self.device)
+            stats = FeatureStats.of(self.features(images), self.device)
             if stats.n < 2:
                 raise UserError(f"FID real set {key!r} has {stats.n} image(s); it needs at least 2")
             if path is not None:
@@ -161,7 +162,7 @@ class FidEvaluator:
 
     def fid(self, stats: FeatureStats, fake_images: Iterable[Tensor]) -> float:
         """FID between the real set of ``stats`` and ``fake_images`` (as in real_statistics)."""
-        fake = [f.cpu() for f in self._features(fake_images)]
+        fake = [f.cpu() for f in self.features(fake_images)]
         n = sum(len(f) for f in fake)
         if n < 2:
             raise UserError(f"FID needs at least 2 generated images, got {n}")
