@@ -63,6 +63,14 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         f.write(data)
 
 
+def copy_atomic(source: str | Path, path: str | Path) -> None:
+    """Copy file ``source`` to ``path`` atomically, byte for byte (nothing is decoded)."""
+    import shutil
+
+    with open(source, "rb") as src, atomic_writer(path) as f:
+        shutil.copyfileobj(src, f, 1 << 24)
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))

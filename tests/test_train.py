@@ -251,6 +251,55 @@ def test_sigkill_at_any_moment_then_resume(datasets, tmp_path):
     assert len(leftovers) <= 1  # at most one temp file of a killed save; never a bad last.pt
 
 
+# A trainer whose checkpoint writes stall half-way from epoch 2 on (the bytes of the new
+# last.pt are in its temporary file, not yet renamed): it is killed there.
+_STALLED_WRITER = """
+import sys, time, torch
+import cg.checkpoints
+marker = sys.argv[1]
+real_save = torch.save
+def stalled(obj, f, *args, **kwargs):
+    real_save(obj, f, *args, **kwargs)
+    if isinstance(obj, dict) and obj.get("epoch", 0) >= 2:
+        f.flush()
+        open(marker, "w").write(str(obj["epoch"]))
+        time.sleep(600)
+torch.save = stalled
+from cg.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_sigkill_during_a_background_checkpoint_write_then_resume(datasets, tmp_path):
+    """The checkpoint is written in the background: a kill in the middle of that write leaves
+    the previous last.pt whole, and the resumed run ends bitwise where a clean run ends."""
+    data = datasets["cityscapes"]
+    full, killed, marker = tmp_path / "full", tmp_path / "killed", tmp_path / "writing"
+    assert cg("train", "--data", data, "--out", full, *KILL_ARGS) == 0
+    cmd = [sys.executable, "-c", _STALLED_WRITER, str(marker)]
+    cmd += ["train", "--data", str(data), "--out", str(killed), *KILL_ARGS]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, "the trainer ended before its second checkpoint"
+            assert time.monotonic() < deadline, "the second checkpoint was never written"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert marker.read_text() == "2"
+    ckpts = killed / "checkpoints"
+    unfinished = [p for p in ckpts.iterdir() if p.name.endswith(".tmp")]
+    assert len(unfinished) == 1 and unfinished[0].name.startswith(".last.pt.")
+    assert load_checkpoint(ckpts / "last.pt")["epoch"] == 1  # the previous one, whole
+    assert len(history(killed)) == 1  # history.csv goes with last.pt
+    assert cg("train", "--out", killed, "--resume", "--no-progress") == 0
+    _same_history(full, killed)
+    _same_weights(full, killed)
+    assert not [p for p in ckpts.iterdir() if p.name.endswith(".tmp")]  # cleaned up
+
+
 def test_resume_refuses_a_changed_config_but_extends_epochs(datasets, tmp_path, capsys):
     run = tmp_path / "run"
     assert cg("train", "--data", datasets["edges2shoes"], "--out", run, "--epochs", "1", *TINY) == 0

@@ -3,7 +3,8 @@
 The path of a run: resolve and validate the config once against the data (whose format decides
 paired or not; a setting that cannot apply is an error) -> scan the data once -> build the
 state, or load the checkpoint once -> for each epoch: steps, evaluation (plain functions of the
-models, :mod:`cg.eval`), one history row, one atomic checkpoint. The run folder and its layout
+models, :mod:`cg.eval`), one history row, one atomic checkpoint (written in the background
+while the next epoch trains, :mod:`cg.train.writer`). The run folder and its layout
 are :class:`cg.train.run_dir.RunDir`'s; a trainer holds its lock while it writes.
 
 Reproducibility: every epoch starts by reseeding all RNGs from ``(seed, epoch)``, and the
@@ -36,6 +37,7 @@ from cg.runtime import precision_warning, seed_everything
 from cg.train import distributed
 from cg.train.run_dir import HISTORY_COLUMNS, RunDir, history_columns
 from cg.train.state import Session, build_session
+from cg.train.writer import CheckpointWriter
 
 __all__ = ["HISTORY_COLUMNS", "epoch_seed", "resolve_config", "run_is_complete", "train"]
 
@@ -67,6 +69,7 @@ def train(
     progress: bool = True,
     quiet: bool = False,
     tensorboard: bool = False,
+    timings: list[dict[str, float]] | None = None,
 ) -> Any:
     """Train ``cfg`` into run folder ``out``; returns the history as a pandas DataFrame.
 
@@ -80,7 +83,14 @@ def train(
     ``progress`` draws a bar per epoch where :func:`cg.progress.progress_enabled` allows it,
     with one line per epoch printed either way; ``quiet`` prints neither (warnings still go to
     stderr); ``tensorboard`` also writes TensorBoard events into ``OUT/tensorboard/``
-    (:mod:`cg.train.tensorboard`).
+    (:mod:`cg.train.tensorboard`). ``timings``, a list, gets one dict per epoch trained
+    here of where its wall time went (``steps_s``, ``evaluation_s``, ``samples_s``,
+    ``checkpoint_s``: what the training thread spent on the checkpoint, see
+    :mod:`cg.train.writer`; ``epoch_s``: all of it), as ``cg bench`` reports it.
+
+    Checkpoints are written in the background (:class:`cg.train.writer.CheckpointWriter`):
+    the next epoch trains while the last one's checkpoint is written, and every way out of
+    this function waits for it first.
     """
     import pandas as pd
 
@@ -100,6 +110,7 @@ def train(
     pipeline.rank, pipeline.world_size = info.rank, info.world_size
     distributed.on_main(run.acquire, info)
     board = None
+    writer = CheckpointWriter(run) if info.is_main else None
     try:
         state = distributed.on_main(lambda: _start(run, cfg, resuming), info)
         session = build_session(cfg, distributed.device_for(cfg.device, info), info)
@@ -122,16 +133,32 @@ def train(
             board = TensorBoardLog(run, cfg, start, history)
         fid = _fid_evaluator(cfg, session.device) if info.is_main else None
         for epoch in range(start, cfg.epochs + 1):
-            row = _run_epoch(cfg, epoch, pipeline, session, run, fid, progress, quiet, info)
+            began = time.perf_counter()
+            row, phases = _run_epoch(cfg, epoch, pipeline, session, run, fid, progress, quiet, info)
             history.append(row)
             if board is not None:  # before the checkpoint: a checkpointed epoch is logged
                 board.log_epoch(row)
-            _save(cfg, epoch, session, history, run, info)
+            saving = time.perf_counter()
+            _save(cfg, epoch, session, history, writer, info)
+            if timings is not None:
+                done = time.perf_counter()
+                timings.append(
+                    {
+                        "epoch": epoch,
+                        **phases,
+                        "checkpoint_s": done - saving,
+                        "epoch_s": done - began,
+                    }
+                )
     finally:
-        if board is not None:
-            board.close()
-        if info.is_main:
-            run.release()
+        try:
+            if writer is not None:
+                writer.close()
+        finally:
+            if board is not None:
+                board.close()
+            if info.is_main:
+                run.release()
     if not history:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
     return pd.DataFrame(history, columns=history_columns(history))
@@ -207,7 +234,9 @@ def _run_epoch(
     progress: bool,
     quiet: bool,
     info: distributed.DistInfo,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Train one epoch; its history row and where its time went (``steps_s``,
+    ``evaluation_s``, ``samples_s``)."""
     seed = epoch_seed(cfg.seed, epoch)
     seed_everything(seed)
     if info.enabled:  # each rank its own dropout masks and pool draws
@@ -238,8 +267,11 @@ def _run_epoch(
         raise UserError(f"epoch {epoch} had no training batches; is the training split empty?")
     losses_mean = _means(sums, steps, info)
     _check_finite(losses_mean, epoch, run)
+    phases = {"steps_s": time.perf_counter() - started}
     row = distributed.on_main(
-        lambda: _epoch_row(cfg, epoch, lr, losses_mean, pipeline, session, run, fid, started),
+        lambda: _epoch_row(
+            cfg, epoch, lr, losses_mean, pipeline, session, run, fid, started, phases
+        ),
         info,
     )
     if info.is_main and not quiet:  # one line per epoch, with a bar or without (a log)
@@ -250,7 +282,7 @@ def _run_epoch(
             + " ".join(f"{k}={v:.4f}" for k, v in shown.items()),
             flush=True,
         )
-    return row
+    return row, phases
 
 
 def _means(
@@ -271,8 +303,10 @@ def _epoch_row(
     run: RunDir,
     fid: Any,
     started: float,
+    phases: dict[str, float],
 ) -> dict[str, Any]:
-    """The epoch's history row: losses, then the metrics (R5), FID and samples (rank 0)."""
+    """The epoch's history row: losses, then the metrics (R5), FID and samples (rank 0);
+    the time of the evaluation and of the samples goes into ``phases``."""
     from cg.eval.metrics import evaluate
     from cg.eval.samples import sample_grids, write_sample_grids
 
@@ -314,11 +348,14 @@ def _epoch_row(
                 **where,
             )
         )
-    row["seconds"] = time.perf_counter() - started
+    evaluated = time.perf_counter()
+    row["seconds"] = evaluated - started
+    phases["evaluation_s"] = evaluated - started - phases["steps_s"]
     if cfg.sample_count > 0:
         images = {split: pipeline.samples(split, cfg.sample_count) for split in ("train", "val")}
         grids = sample_grids({"ab": m.g_ab, "ba": m.g_ba}, images, **where)
         write_sample_grids(grids, {d: run.sample_path(epoch, d) for d in grids})
+    phases["samples_s"] = time.perf_counter() - evaluated
     return row
 
 
@@ -337,17 +374,17 @@ def _save(
     epoch: int,
     session: Session,
     history: list[dict[str, Any]],
-    run: RunDir,
+    writer: CheckpointWriter | None,
     info: distributed.DistInfo,
 ) -> None:
-    """Rank 0 writes the checkpoint and history (with every rank's image pools); a barrier
-    after, so no rank runs ahead of a save."""
+    """Rank 0 hands the checkpoint and history (with every rank's image pools) to the
+    background writer; a barrier after, so no rank runs ahead of a save."""
     pools = None
     if info.enabled and cfg.pool_size:
         pools = distributed.gather_to_main(
             {k: p.state_dict() for k, p in session.pools.items()}, info
         )
-    if info.is_main:
+    if writer is not None:
         payload = {
             "config": cfg.to_dict(),
             "epoch": epoch,
@@ -357,5 +394,5 @@ def _save(
         if pools is not None:
             payload["pools_by_rank"] = pools
         keep = bool(cfg.checkpoint_every) and epoch % cfg.checkpoint_every == 0
-        run.save(payload, keep=keep)
+        writer.submit(payload, keep=keep)
     distributed.barrier(info)

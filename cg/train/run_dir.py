@@ -33,7 +33,7 @@ from typing import Any
 
 from cg.checkpoints import CheckpointDamaged, load_checkpoint, save_checkpoint
 from cg.errors import UserError
-from cg.files import atomic_write_text, file_mode
+from cg.files import atomic_write_text, copy_atomic, file_mode
 
 HISTORY_COLUMNS: tuple[str, ...] = (
     "epoch",
@@ -140,6 +140,15 @@ class RunDir:
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._lock_fd = fd
+        self._remove_unfinished()
+
+    def _remove_unfinished(self) -> None:
+        """Remove the temporary files of writes a killed trainer left unfinished (under the
+        lock, so no writer of this folder is running; finished files are never touched)."""
+        for folder in (self.root, self.checkpoints):
+            if folder.is_dir():
+                for p in folder.glob(".*.tmp"):
+                    p.unlink(missing_ok=True)
 
     def release(self) -> None:
         """Give the lock back (a no-op when not held)."""
@@ -204,11 +213,13 @@ class RunDir:
         return dict(self.checkpoint()["config"])
 
     def save(self, payload: dict[str, Any], *, keep: bool) -> None:
-        """Write ``payload`` as ``last.pt`` (and as ``epoch_NNNN.pt`` when ``keep``), then the
-        history it carries as ``history.csv``; each atomically."""
+        """Write ``payload`` as ``last.pt`` (and as ``epoch_NNNN.pt`` when ``keep``: a copy
+        of the same bytes, serialised once), then the history it carries as ``history.csv``;
+        each atomically. :class:`cg.train.writer.CheckpointWriter` calls this in the
+        background."""
         save_checkpoint(self.last, payload)
         if keep:
-            save_checkpoint(self.epoch_checkpoint(int(payload["epoch"])), payload)
+            copy_atomic(self.last, self.epoch_checkpoint(int(payload["epoch"])))
         self.write_history(payload["history"])
         self._checkpoint = None
 

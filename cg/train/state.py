@@ -67,6 +67,9 @@ class Session:
 
     # --- checkpoints ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint stores besides the config and history. Its tensors are the live
+        ones (shared with the models and optimisers, on their device): copy them
+        (:func:`cg.train.writer.snapshot`) before training goes on."""
         opts = {"g": self.optim.g.state_dict()}
         if self.optim.d is not None:
             opts["d"] = self.optim.d.state_dict()
@@ -78,7 +81,7 @@ class Session:
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return {
-            "models": {k: _cpu_state(m) for k, m in self.models.items()},
+            "models": {k: _live_state(m) for k, m in self.models.items()},
             "optimizers": opts,
             "scaler": self.optim.scaler.state_dict() if self.optim.scaler is not None else None,
             "pools": {k: p.state_dict() for k, p in self.pools.items()},
@@ -110,8 +113,8 @@ class Session:
             torch.cuda.set_rng_state_all(rng["cuda"])
 
 
-def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+def _live_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach() for k, v in module.state_dict().items()}
 
 
 # numpy's and Python's RNG states, as tensors and lists so weights_only loading accepts them.

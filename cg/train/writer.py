@@ -1,0 +1,107 @@
+"""Checkpoints written in the background, so that an epoch costs what its steps cost.
+
+:meth:`CheckpointWriter.submit` takes a *snapshot* of the payload (every tensor copied to the
+CPU, so the training that goes on cannot change what is being written) and hands it to one
+writer thread, which writes it exactly as :meth:`cg.train.run_dir.RunDir.save` does:
+``last.pt`` (and ``epoch_NNNN.pt``) atomically, then ``history.csv``. At most one checkpoint is
+in flight: the next ``submit`` (and :meth:`CheckpointWriter.close`, which the training loop
+calls on every way out, an error or Ctrl-C included) first waits for it, and re-raises its
+error, if any, as a :class:`~cg.errors.UserError` naming the file.
+
+What a kill leaves: the atomic writer renames a checkpoint into place only when it is whole,
+so a process killed (even by SIGKILL) during a background write leaves the previous
+``last.pt`` and the ``history.csv`` that goes with it; resume reads those and, because every
+epoch is reseeded from ``(seed, epoch)``, ends bitwise where an uninterrupted run ends. The
+unfinished temporary file is removed when the next trainer takes the folder's lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import torch
+
+from cg.errors import UserError
+
+
+def snapshot(obj: Any) -> Any:
+    """``obj`` with every tensor replaced by its own CPU copy (dicts, lists and tuples are
+    rebuilt; other values are kept: they are immutable Python values in a checkpoint)."""
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach()
+        return t.to("cpu", copy=True) if t.device.type != "cpu" else t.clone()
+    if isinstance(obj, dict):
+        return {k: snapshot(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [snapshot(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(snapshot(v) for v in obj)
+    return obj
+
+
+class CheckpointWriter:
+    """Writes a run folder's checkpoints in one background thread (see the module docstring).
+
+    ``background=False`` writes in the caller's thread instead (same files, same order).
+    ``seconds_waited`` sums the time training spent waiting for a previous write to finish,
+    ``seconds_copying`` the time spent taking snapshots: what checkpoints cost the training.
+    """
+
+    def __init__(self, run: Any, *, background: bool = True) -> None:
+        self.run = run
+        self.background = background
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._what = ""
+        self.seconds_waited = 0.0
+        self.seconds_copying = 0.0
+
+    def submit(self, payload: dict[str, Any], *, keep: bool) -> None:
+        """Write ``payload`` as the run's checkpoint (and as ``epoch_NNNN.pt`` when ``keep``)."""
+        self.wait()
+        self._what = f"{self.run.last}" + (
+            f" and {self.run.epoch_checkpoint(int(payload['epoch'])).name}" if keep else ""
+        )
+        if not self.background:
+            self._write(payload, keep)
+            self._raise()
+            return
+        started = time.perf_counter()
+        copy = snapshot(payload)
+        self.seconds_copying += time.perf_counter() - started
+        self._thread = threading.Thread(
+            target=self._write, args=(copy, keep), name="cg-checkpoint-writer"
+        )
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Wait for the checkpoint in flight (if any) to be written; raise its error."""
+        if self._thread is not None:
+            started = time.perf_counter()
+            self._thread.join()
+            self.seconds_waited += time.perf_counter() - started
+            self._thread = None
+        self._raise()
+
+    def close(self) -> None:
+        """Wait for the last checkpoint (on every way out of training)."""
+        self.wait()
+
+    def _write(self, payload: dict[str, Any], keep: bool) -> None:
+        try:
+            self.run.save(payload, keep=keep)
+        except BaseException as e:  # noqa: BLE001 - handed to the training thread
+            self._error = e
+
+    def _raise(self) -> None:
+        error, self._error = self._error, None
+        if error is None:
+            return
+        if isinstance(error, UserError):
+            raise error
+        raise UserError(
+            f"cannot write the checkpoint {self._what}: {error}; the previous checkpoint is "
+            "kept. Free disk space or fix the folder's permissions, then resume with --resume"
+        ) from error
