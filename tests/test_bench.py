@@ -67,11 +67,60 @@ def test_quick_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     assert {d["cache"] for d in result["data"]} == {False, True}
     assert all(d["images"] == 8 and d["images_per_s"] > 0 for d in result["data"])
     assert result["translate"]["images"] == 4 and result["translate"]["images_per_s"] > 0
-    assert result["reference"]["pix2pix_unet128_b16_128px"]["gflop_per_iter"] == 339
+    assert result["targets"] == {"fp32": 1.2, "bf16": 2.0, "data_over_training": 5.0}
+    assert result["epochs"] == [] and "reference" not in result  # no reference case, no file
     assert isinstance(result["machine"]["cpu_native_bf16"], bool)
     needles = ("report-32", "bf16", "conv_fp32_cl", "fp32+baseline", "vs base", "where the time")
     for needle in (*needles, "translate:"):
         assert needle in table
+
+
+def test_epochs_end_to_end_against_the_measured_reference(tmp_path, capsys):
+    """The end-to-end part trains whole epochs of the reference's CycleGAN case with
+    cg.train.loop.train; --reference (bench/reference_step.py's JSON) gives the 'vs ref'."""
+    ref = tmp_path / "ref.json"
+    ref.write_text(
+        json.dumps(
+            [
+                {
+                    "config": "cycle_gan",
+                    "images_per_s": 0.5,
+                    "step_s": 4.0,
+                    "batch_size": 2,
+                    "image_size": 128,
+                    "threads": 2,
+                    "cpu": "test CPU",
+                }
+            ]  # fmt: skip
+        )
+    )
+    out = tmp_path / "bench.json"
+    args = ["bench", "--quick", "--cases", "reference-cyclegan", "--parts", "training,epochs"]
+    args += ["--variants", "fp32", "--epochs", "3", "--reference", str(ref), "--out", str(out)]
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    result = json.loads(out.read_text())
+    (step,) = result["training"]
+    (row,) = result["epochs"]
+    assert (row["case"], row["variant"], row["epochs_timed"]) == (
+        "reference-cyclegan-128",
+        "fp32",
+        2,
+    )
+    assert [e["epoch"] for e in row["epochs_all"]] == [1, 2, 3]
+    assert row["images_per_epoch"] == 8 and row["validation_images"] == 4
+    parts = row["steps_s"] + row["evaluation_s"] + row["samples_s"] + row["checkpoint_s"]
+    assert 0 < parts <= row["epoch_s"] * (1 + 1e-9)
+    assert row["images_per_s"] == pytest.approx(8 / row["epoch_s"])
+    assert row["overhead"] == pytest.approx(1 - row["steps_s"] / row["epoch_s"])
+    assert f"{row['images_per_s'] / 0.5:.2f}x" in table  # end to end vs the reference
+    assert f"{step['images_per_s'] / 0.5:.2f}x" in table  # the step vs the reference
+    assert "epochs end to end" in table and "reference implementation, cycle_gan" in table
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"not": "rows"}')
+    capsys.readouterr()
+    assert main(["bench", "--quick", "--parts", "epochs", "--reference", str(bad)]) == 2
+    assert str(bad) in capsys.readouterr().err
 
 
 def test_bench_rejects_bad_lists(capsys):

@@ -12,7 +12,11 @@ import torch
 from cg.config import TrainConfig, make_config
 from cg.errors import UserError
 
-CASES, LAYOUTS = ("report", "reference"), ("nchw", "cl")
+CASES, LAYOUTS = ("report", "reference", "reference-cyclegan"), ("nchw", "cl")
+
+#: The reference implementation's configuration each reference case reproduces, as
+#: ``bench/reference_step.py --config`` names it (its step is timed there, never inside cg).
+REFERENCE_CONFIGS = {"reference-128": "pix2pix", "reference-cyclegan-128": "cycle_gan"}
 
 VARIANT_FLAGS = ("cl", "compile", "baseline")  # in Variant's field order, after precision
 
@@ -71,6 +75,29 @@ def reference_config(batch: int = 16, **run: Any) -> TrainConfig:
     )
 
 
+def reference_cyclegan_config(batch: int = 16, **run: Any) -> TrainConfig:
+    """(c) The reference's CycleGAN (``--model cycle_gan``) with ``unet_128`` generators and the
+    basic PatchGAN, 128 px: unpaired, instance norm, LSGAN, an image pool of 50, the classic
+    identity loss at 0.5 of the cycle weight (10 x 0.5 = 5), no dropout (its defaults)."""
+    return make_config(
+        paired=False,
+        objective="cyclegan",
+        identity="classic",
+        adversarial=True,
+        generator="unet_128",
+        dropout=False,
+        disc_layers=3,
+        norm="instance",
+        gan_mode="lsgan",
+        pool_size=50,
+        lambda_cycle=10.0,
+        lambda_identity=5.0,
+        image_size=128,
+        batch_size=batch,
+        **run,
+    )
+
+
 def bench_cases(sizes: list[int], cases: list[str], quick: bool) -> list[Case]:
     """The training cases; ``quick`` shrinks widths and batches to a CI-sized run."""
     small = {"base_channels": 8, "disc_channels": 8} if quick else {}
@@ -80,6 +107,8 @@ def bench_cases(sizes: list[int], cases: list[str], quick: bool) -> list[Case]:
         out += [Case(f"report-{s}", report_config(s, batch, **small)) for s in sizes]
     if "reference" in cases:
         out.append(Case("reference-128", reference_config(batch, **small)))
+    if "reference-cyclegan" in cases:
+        out.append(Case("reference-cyclegan-128", reference_cyclegan_config(batch, **small)))
     return out
 
 

@@ -7,7 +7,9 @@ What is measured (medians over timed calls after warm-up ones, see
   runs) on a synthetic in-memory batch, for (a) the report's configuration (U-Net bilinear +
   PatchGAN, cyclegan objective with the paired identity loss, adversarial, batch 16) at each
   of ``sizes``, and (b) the reference's: ``unet_128`` + the basic PatchGAN with the pix2pix
-  objective, batch 16, 128 px. Each in every *variant* (precision x layout [x compile]), after
+  objective, batch 16, 128 px, and (c) the reference's CycleGAN: two ``unet_128`` + two basic
+  PatchGANs, unpaired, instance norm, LSGAN, image pool 50, identity 0.5, batch 16, 128 px
+  (``reference-cyclegan``). Each in every *variant* (precision x layout [x compile]), after
   the fp32 *baseline*: the same step without cg's CPU fast paths, i.e. with PyTorch's defaults,
   as a plain training loop such as the reference implementation's runs it; ``speedup_vs_baseline``
   compares each variant with it. Every variant runs in a fresh process.
@@ -16,6 +18,10 @@ What is measured (medians over timed calls after warm-up ones, see
   step time, also as a fraction of the machine's conv ceiling at the same precision and layout,
   of its fp32 matmul and (GPU) of the chip's bf16 dense peak; peak memory as
   :class:`cg.bench.measure.PeakMemory` defines it, with only that session alive;
+- **epochs**, end to end: whole epochs of ``cg train`` (:func:`cg.train.loop.train`) of the
+  reference cases on 64 synthetic training images written to disk, split into steps,
+  evaluation, sample grids and checkpoint (:mod:`cg.bench.epochs`), medians over the epochs
+  after the first: the overhead of an epoch over its steps is a number in the table;
 - **data** images/s of the training DataLoader on a synthetic dataset written to disk
   (:func:`cg.data.synthesize`), without and with the in-memory cache;
 - **translate** images/s of :func:`cg.translate.translate_folder` (decode, resize, generator,
@@ -60,7 +66,7 @@ from cg.runtime import resolve_device
 
 # Dense bf16 peaks (TFLOP/s) of GPUs the model FLOP utilisation is computed against.
 GPU_BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0}
-PARTS = ("ceilings", "training", "profile", "data", "translate")
+PARTS = ("ceilings", "training", "epochs", "profile", "data", "translate")
 
 # Where a step's time goes: PyTorch op names (profiler self time) by kind, first match wins.
 OP_KINDS = (
@@ -222,6 +228,28 @@ def gpu_peak_tflops(device: torch.device) -> float | None:
     return next((v for k, v in GPU_BF16_PEAK_TFLOPS.items() if k in name), None)
 
 
+def _measure_epochs(
+    cases: list[str], chosen: list[Variant], dev: torch.device, epochs: int, quick: bool, say: Any
+) -> list[dict[str, Any]]:
+    """The end-to-end part (:mod:`cg.bench.epochs`): whole ``cg train`` epochs of the
+    reference cases, 64 training images each (8 when ``quick``), in every variant but the
+    baseline, each in a fresh process."""
+    from cg.bench.epochs import epoch_dataset, measure_epochs
+
+    rows: list[dict[str, Any]] = []
+    wanted = [c for c in cases if c.startswith("reference")]
+    runs = [v for v in chosen if not v.baseline]
+    n_train, n_val = (8, 4) if quick else (64, 16)
+    with tempfile.TemporaryDirectory(prefix="cg-bench-data-") as tmp:
+        for case in bench_cases([], wanted, quick):
+            case = dataclasses.replace(case, cfg=dataclasses.replace(case.cfg, device=dev.type))
+            data = epoch_dataset(case, Path(tmp), n_train, n_val)
+            for v in runs:
+                say(f"epochs {case.name} {v.name} ({epochs} epochs of {n_train} images)")
+                rows.append(in_fresh_process(measure_epochs, case, v, data, epochs))
+    return rows
+
+
 def _check(name: str, values: tuple[str, ...], allowed: tuple[str, ...]) -> None:
     bad = [v for v in values if v not in allowed]
     if bad or not values:
@@ -246,6 +274,7 @@ def run_bench(
     repeats: int = 5,
     rounds: int = 1,
     seconds: float = 120.0,
+    epochs: int = 4,
     quick: bool = False,
     log: Any = None,
 ) -> dict[str, Any]:
@@ -261,8 +290,8 @@ def run_bench(
     _check("parts", parts, PARTS)
     if "fp16" in precisions and dev.type != "cuda":
         raise UserError("--precision fp16 needs a GPU; on the CPU use fp32 or bf16")
-    if min(warmup, repeats, rounds) < 1:
-        raise UserError("--warmup, --repeats and --rounds must be at least 1")
+    if min(warmup, repeats, rounds, epochs) < 1:
+        raise UserError("--warmup, --repeats, --rounds and --epochs must be at least 1")
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
     say = log or (lambda msg: None)
@@ -305,6 +334,8 @@ def run_bench(
                 for r in rows:
                     r["speedup_vs_baseline"] = r["images_per_s"] / base["images_per_s"]
             result["training"] += rows
+    if "epochs" in parts:
+        result["epochs"] = _measure_epochs(list(cases), chosen, dev, epochs, quick, say)
     if "profile" in parts:
         fastest = [v for v in chosen if not v.baseline] or chosen
         result["profile"] = []

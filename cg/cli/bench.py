@@ -50,15 +50,28 @@ def add(sub: Any) -> None:
     )
     p.add_argument(
         "--cases",
-        default="report,reference",
+        default="report,reference,reference-cyclegan",
         metavar="LIST",
-        help="report (U-Net CycleGAN, batch 16) and/or reference (unet_128 pix2pix)",
+        help="report (U-Net CycleGAN, batch 16), reference (the reference's unet_128 pix2pix) "
+        "and/or reference-cyclegan (its unet_128 CycleGAN) (default: all three)",
     )
     p.add_argument(
         "--parts",
-        default="ceilings,training,profile,data,translate",
+        default="ceilings,training,epochs,profile,data,translate",
         metavar="LIST",
-        help="what to measure (default: all of ceilings,training,profile,data,translate)",
+        help="what to measure (default: all of ceilings,training,epochs,profile,data,"
+        "translate); epochs: whole `cg train` epochs of the reference cases, end to end",
+    )
+    p.add_argument(
+        "--epochs",
+        type=int,
+        help="epochs per variant in the epochs part; the first is left out (default: 4; quick: 2)",
+    )
+    p.add_argument(
+        "--reference",
+        metavar="FILE.json",
+        help="the reference implementation's step times, measured on this machine by "
+        "bench/reference_step.py --out FILE.json: the tables then show cg against them",
     )
     p.add_argument("--warmup", type=int, help="untimed steps first (default: 2; quick: 1)")
     p.add_argument("--repeats", type=int, help="timed steps (default: 5; quick: 2)")
@@ -81,7 +94,7 @@ def add(sub: Any) -> None:
 def run(args: argparse.Namespace) -> None:
     """``cg bench``: run, print the table, write ``--out`` JSON."""
     from cg.bench.run import run_bench
-    from cg.bench.table import REFERENCE, format_table
+    from cg.bench.table import TARGETS, format_table
     from cg.files import atomic_write_text
 
     def split(s: str) -> tuple[str, ...]:
@@ -95,6 +108,7 @@ def run(args: argparse.Namespace) -> None:
         )
     except ValueError:
         raise UserError(f"--sizes {args.sizes!r}: expected comma-separated integers") from None
+    reference = _read_reference(args.reference) if args.reference else None
     result = run_bench(
         device=args.device,
         sizes=sizes,
@@ -109,12 +123,32 @@ def run(args: argparse.Namespace) -> None:
         repeats=args.repeats if args.repeats is not None else (2 if args.quick else 5),
         rounds=args.rounds,
         seconds=args.seconds,
+        epochs=args.epochs if args.epochs is not None else (2 if args.quick else 4),
         quick=args.quick,
         log=lambda msg: print(f"... {msg}", file=sys.stderr, flush=True),
     )
-    result["reference"] = REFERENCE
+    result["targets"] = TARGETS
+    if reference is not None:
+        result["reference"] = reference
     if args.out:
         atomic_write_text(Path(args.out), json.dumps(result, indent=2) + "\n")
     print(format_table(result), end="")
     if args.out:
         print(f"wrote {args.out}")
+
+
+def _read_reference(path: str) -> list[dict[str, Any]]:
+    """The rows bench/reference_step.py wrote (one per reference configuration)."""
+    try:
+        rows = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserError(f"--reference {path}: cannot read it ({e})") from None
+    if not isinstance(rows, list) or not all(
+        isinstance(r, dict) and {"config", "images_per_s", "batch_size", "image_size"} <= set(r)
+        for r in rows
+    ):
+        raise UserError(
+            f"--reference {path}: not the JSON of bench/reference_step.py --out (a list of rows "
+            "with config, images_per_s, batch_size, image_size)"
+        )
+    return rows

@@ -19,10 +19,12 @@ losses are averaged over the ranks.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -134,12 +136,14 @@ def train(
         fid = _fid_evaluator(cfg, session.device) if info.is_main else None
         for epoch in range(start, cfg.epochs + 1):
             began = time.perf_counter()
-            row, phases = _run_epoch(cfg, epoch, pipeline, session, run, fid, progress, quiet, info)
+            row, phases, samples = _run_epoch(
+                cfg, epoch, pipeline, session, run, fid, progress, quiet, info
+            )
             history.append(row)
             if board is not None:  # before the checkpoint: a checkpointed epoch is logged
                 board.log_epoch(row)
             saving = time.perf_counter()
-            _save(cfg, epoch, session, history, writer, info)
+            _save(cfg, epoch, session, history, writer, info, samples)
             if timings is not None:
                 done = time.perf_counter()
                 timings.append(
@@ -234,9 +238,9 @@ def _run_epoch(
     progress: bool,
     quiet: bool,
     info: distributed.DistInfo,
-) -> tuple[dict[str, Any], dict[str, float]]:
-    """Train one epoch; its history row and where its time went (``steps_s``,
-    ``evaluation_s``, ``samples_s``)."""
+) -> tuple[dict[str, Any], dict[str, float], Callable[[], None] | None]:
+    """Train one epoch; its history row, where its time went (``steps_s``, ``evaluation_s``,
+    ``samples_s``) and, on rank 0, what writes its sample grids (for the background writer)."""
     seed = epoch_seed(cfg.seed, epoch)
     seed_everything(seed)
     if info.enabled:  # each rank its own dropout masks and pool draws
@@ -268,9 +272,10 @@ def _run_epoch(
     losses_mean = _means(sums, steps, info)
     _check_finite(losses_mean, epoch, run)
     phases = {"steps_s": time.perf_counter() - started}
+    pending: dict[str, Callable[[], None]] = {}
     row = distributed.on_main(
         lambda: _epoch_row(
-            cfg, epoch, lr, losses_mean, pipeline, session, run, fid, started, phases
+            cfg, epoch, lr, losses_mean, pipeline, session, run, fid, started, phases, pending
         ),
         info,
     )
@@ -282,7 +287,7 @@ def _run_epoch(
             + " ".join(f"{k}={v:.4f}" for k, v in shown.items()),
             flush=True,
         )
-    return row, phases
+    return row, phases, pending.get("samples")
 
 
 def _means(
@@ -304,9 +309,11 @@ def _epoch_row(
     fid: Any,
     started: float,
     phases: dict[str, float],
+    pending: dict[str, Callable[[], None]],
 ) -> dict[str, Any]:
-    """The epoch's history row: losses, then the metrics (R5), FID and samples (rank 0);
-    the time of the evaluation and of the samples goes into ``phases``."""
+    """The epoch's history row: losses, then the metrics (R5) and FID (rank 0). The epoch's
+    sample grids are computed here; what writes them goes into ``pending`` (the background
+    writer runs it); the time of the evaluation and of the samples goes into ``phases``."""
     from cg.eval.metrics import evaluate
     from cg.eval.samples import sample_grids, write_sample_grids
 
@@ -354,7 +361,8 @@ def _epoch_row(
     if cfg.sample_count > 0:
         images = {split: pipeline.samples(split, cfg.sample_count) for split in ("train", "val")}
         grids = sample_grids({"ab": m.g_ab, "ba": m.g_ba}, images, **where)
-        write_sample_grids(grids, {d: run.sample_path(epoch, d) for d in grids})
+        paths = {d: run.sample_path(epoch, d) for d in grids}
+        pending["samples"] = functools.partial(write_sample_grids, grids, paths)
     phases["samples_s"] = time.perf_counter() - evaluated
     return row
 
@@ -376,6 +384,7 @@ def _save(
     history: list[dict[str, Any]],
     writer: CheckpointWriter | None,
     info: distributed.DistInfo,
+    samples: Callable[[], None] | None = None,
 ) -> None:
     """Rank 0 hands the checkpoint and history (with every rank's image pools) to the
     background writer; a barrier after, so no rank runs ahead of a save."""
@@ -394,5 +403,5 @@ def _save(
         if pools is not None:
             payload["pools_by_rank"] = pools
         keep = bool(cfg.checkpoint_every) and epoch % cfg.checkpoint_every == 0
-        writer.submit(payload, keep=keep)
+        writer.submit(payload, keep=keep, first=samples)
     distributed.barrier(info)

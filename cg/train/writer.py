@@ -2,8 +2,9 @@
 
 :meth:`CheckpointWriter.submit` takes a *snapshot* of the payload (every tensor copied to the
 CPU, so the training that goes on cannot change what is being written) and hands it to one
-writer thread, which writes it exactly as :meth:`cg.train.run_dir.RunDir.save` does:
-``last.pt`` (and ``epoch_NNNN.pt``) atomically, then ``history.csv``. At most one checkpoint is
+writer thread, which writes the epoch's sample grids, then the checkpoint exactly as
+:meth:`cg.train.run_dir.RunDir.save` does: ``last.pt`` (and ``epoch_NNNN.pt``) atomically, then
+``history.csv``. At most one checkpoint is
 in flight: the next ``submit`` (and :meth:`CheckpointWriter.close`, which the training loop
 calls on every way out, an error or Ctrl-C included) first waits for it, and re-raises its
 error, if any, as a :class:`~cg.errors.UserError` naming the file.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -58,21 +60,29 @@ class CheckpointWriter:
         self.seconds_waited = 0.0
         self.seconds_copying = 0.0
 
-    def submit(self, payload: dict[str, Any], *, keep: bool) -> None:
-        """Write ``payload`` as the run's checkpoint (and as ``epoch_NNNN.pt`` when ``keep``)."""
+    def submit(
+        self,
+        payload: dict[str, Any],
+        *,
+        keep: bool,
+        first: Callable[[], None] | None = None,
+    ) -> None:
+        """Write ``payload`` as the run's checkpoint (and as ``epoch_NNNN.pt`` when ``keep``).
+        ``first``, if given, runs in the writer's thread before it (the epoch's sample grids:
+        their encoding and writing off the training thread too; it must not touch live state)."""
         self.wait()
         self._what = f"{self.run.last}" + (
             f" and {self.run.epoch_checkpoint(int(payload['epoch'])).name}" if keep else ""
         )
         if not self.background:
-            self._write(payload, keep)
+            self._write(payload, keep, first)
             self._raise()
             return
         started = time.perf_counter()
         copy = snapshot(payload)
         self.seconds_copying += time.perf_counter() - started
         self._thread = threading.Thread(
-            target=self._write, args=(copy, keep), name="cg-checkpoint-writer"
+            target=self._write, args=(copy, keep, first), name="cg-checkpoint-writer"
         )
         self._thread.start()
 
@@ -89,8 +99,10 @@ class CheckpointWriter:
         """Wait for the last checkpoint (on every way out of training)."""
         self.wait()
 
-    def _write(self, payload: dict[str, Any], keep: bool) -> None:
+    def _write(self, payload: dict[str, Any], keep: bool, first: Callable[[], None] | None) -> None:
         try:
+            if first is not None:
+                first()
             self.run.save(payload, keep=keep)
         except BaseException as e:  # noqa: BLE001 - handed to the training thread
             self._error = e
