@@ -107,7 +107,11 @@ class TrainConfig:
     seed: int = _opt(0, "random seed; the whole run is a function of it")
     device: Device = _opt("auto", "auto picks cuda when available")
     precision: Precision = _opt("fp32", "autocast precision: fp32, bf16 (CPU or GPU), fp16 (GPU)")
-    channels_last: bool = _opt(False, "channels_last memory format for the models")
+    channels_last: bool | None = _opt(
+        None,
+        "channels_last memory format for the models; default: where it is faster "
+        "(cg.runtime.default_channels_last: GPUs, batch-norm networks on the CPU)",
+    )
     compile: bool = _opt(False, "torch.compile the models")
     sync_batchnorm: bool = _opt(
         False,

@@ -56,3 +56,26 @@ def test_round_trip_through_dict():
     cfg = make_config("edges2shoes", data="/x", epochs=2, lr=1e-3)
     assert config_from_dict(cfg.to_dict()) == cfg
     assert dataclasses.asdict(cfg)["lr"] == 1e-3
+
+
+@pytest.mark.parametrize(
+    ("overrides", "want"),
+    [
+        ({"norm": "batch", "batch_size": 8}, True),  # oneDNN's fast path, BatchNorm's cl kernel
+        ({"norm": "batch", "batch_size": 1}, False),  # small convolutions: the slow path
+        ({"norm": "instance", "batch_size": 16}, False),  # instance norm reorders cl batches
+        ({"norm": "instance", "batch_size": 16, "channels_last": True}, True),  # as asked
+        ({"norm": "batch", "batch_size": 16, "channels_last": False}, False),
+    ],
+)
+def test_channels_last_is_resolved_to_the_faster_layout_once(synth, overrides, want):
+    from cg.data import scan_dataset
+    from cg.data.loaders import resolve_config
+    from cg.runtime import default_channels_last
+
+    data = synth("edges2shoes")
+    cfg = make_config("edges2shoes", data=str(data), device="cpu", **overrides)
+    resolved = resolve_config(cfg, scan_dataset(data))
+    assert resolved.channels_last is want  # a bool in config.json: resume keeps the layout
+    assert config_from_dict(resolved.to_dict()).channels_last is want
+    assert default_channels_last("cuda", overrides["norm"], 1) is True

@@ -83,8 +83,8 @@ def step_flop_counts(cfg: TrainConfig) -> dict[str, int]:
     on the ``meta`` device (no arithmetic)."""
     from cg.train.state import build_session
 
-    meta = torch.device("meta")
-    session = build_session(dataclasses.replace(cfg, compile=False), meta)
+    meta = torch.device("meta")  # no autocast there: the FLOPs are the same at any precision
+    session = build_session(dataclasses.replace(cfg, compile=False, precision="fp32"), meta)
     shape = (cfg.batch_size, 3, cfg.image_size, cfg.image_size)
     batch = {k: torch.empty(shape, device=meta) for k in ("a", "b")}
     return flops_by_op(lambda: session.step(batch))

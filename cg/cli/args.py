@@ -64,7 +64,7 @@ def add_config_flags(p: argparse.ArgumentParser, skip: Sequence[str] = ()) -> No
                 default=None,
                 help="unpaired training (default: from the data's format)",
             )
-        elif hint is bool:
+        elif hint is bool or hint == (bool | None):
             p.add_argument(
                 _flag(f.name),
                 dest=f.name,

@@ -144,7 +144,9 @@ def _checked(files: list[Path], bad: dict[Path, str], what: str) -> list[Path]:
 
 def resolve_config(cfg: TrainConfig, files: DatasetFiles) -> TrainConfig:
     """``cfg`` for the data ``files``: ``paired`` filled in from their format when it was left
-    to the data (None), then validated (once). Settings that cannot apply to the data are
+    to the data (None), ``channels_last`` from the device and the networks when left to cg
+    (None, :func:`cg.runtime.default_channels_last`), then validated (once). Settings that
+    cannot apply to the data are
     errors, never silently changed: paired training or the paired identity loss on unpaired
     folders."""
     pairs_on_disk = files.format == "pix2pix"
@@ -160,7 +162,12 @@ def resolve_config(cfg: TrainConfig, files: DatasetFiles) -> TrainConfig:
             "with --identity classic (CycleGAN's |G_AB(B)-B|) or --identity none"
         )
     paired = pairs_on_disk if cfg.paired is None else cfg.paired
-    return validate(dataclasses.replace(cfg, paired=paired))
+    layout = cfg.channels_last
+    if layout is None:
+        from cg.runtime import default_channels_last, resolve_device
+
+        layout = default_channels_last(resolve_device(cfg.device), cfg.norm, cfg.batch_size)
+    return validate(dataclasses.replace(cfg, paired=paired, channels_last=layout))
 
 
 def build_pipeline(

@@ -57,7 +57,7 @@ def run_is_complete(out: str | Path, cfg: TrainConfig) -> bool:
     run = RunDir(out)
     if not run.last.is_file():
         return False
-    if cfg.paired is None and cfg.data:
+    if (cfg.paired is None or cfg.channels_last is None) and cfg.data:
         cfg = resolve_config(cfg, scan_dataset(cfg.data))
     return run.is_complete(cfg)
 

@@ -8,6 +8,7 @@ Evaluation is not here: it is a function of the models (:mod:`cg.eval`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import random
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from cg.errors import UserError
 from cg.runtime import (
     autocast,
     channels_last_batchnorm_grads,
+    default_channels_last,
     seed_everything,
     to_device,
     tune_cpu_allocator,
@@ -168,6 +170,9 @@ def build_session(
     """
     from cg.models import build_discriminator, build_generator
 
+    if cfg.channels_last is None:  # a config not resolved against its data: cg's default
+        layout = default_channels_last(device, cfg.norm, cfg.batch_size)
+        cfg = dataclasses.replace(cfg, channels_last=layout)
     seed_everything(cfg.seed)
     pix2pix = cfg.objective == "pix2pix"
     g_ab = build_generator(cfg)
