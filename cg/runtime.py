@@ -28,13 +28,14 @@ def resolve_device(name: str | torch.device) -> torch.device:
 def default_channels_last(device: str | torch.device, norm: str, batch_size: int) -> bool:
     """Whether the models should use the channels_last layout, where it is faster.
 
-    Measured with ``cg bench`` (2-core AVX-512 EPYC, torch 2.14): on the CPU, batch-norm
-    networks at batch 8 and more gain from it (the reference's pix2pix at batch 16: 1.22x the
-    reference's step against 1.17x in NCHW; the report's U-Net at 64 px, batch 8: 1.45x), at
-    batch 1 they lose (0.8x: small convolutions leave oneDNN for the slow path); instance-norm
-    networks lose at every precision (the reference's CycleGAN at batch 16: 0.98x in fp32,
-    0.87x in bf16), because instance norm reorders every channels_last batch to NCHW and back.
-    On a GPU, channels_last is cuDNN's fast layout for tensor cores."""
+    Measured with ``cg bench`` and step timings on a 2-core AVX-512 BF16 EPYC, torch 2.14.1,
+    channels_last over NCHW: batch-norm networks at batch 8 and more gain or break even (the
+    report's U-Net at 64 px, batch 16: 1.05x in fp32, 1.08x in bf16; at 8 base channels,
+    batch 8: 1.45x; the reference's unet_128 pix2pix, batch 16: 0.99x and 1.00x), at batch 1
+    they lose (0.8x: small convolutions leave oneDNN for the slow path); instance-norm networks
+    lose at every precision (the reference's CycleGAN, batch 16: 0.98x in fp32, 0.87x in bf16),
+    as instance norm reorders every channels_last batch to NCHW and back. On a GPU,
+    channels_last is cuDNN's fast layout for tensor cores."""
     dev = torch.device(device) if not isinstance(device, torch.device) else device
     if dev.type == "cuda":
         return True
