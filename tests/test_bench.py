@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -320,3 +322,17 @@ def test_gpu_script_refuses_without_a_gpu(tmp_path):
     assert done.returncode != 0
     assert "error: bench/gpu.sh needs a CUDA GPU" in done.stderr
     assert (tmp_path / "results").is_dir() and not any((tmp_path / "results").iterdir())
+
+
+def test_reference_step_script_names_a_bad_checkout(tmp_path):
+    """bench/reference_step.py imports the reference from --repo; anything else is named."""
+    script = Path(__file__).resolve().parents[1] / "bench" / "reference_step.py"
+    for repo in (tmp_path / "missing", tmp_path):
+        done = subprocess.run(
+            [sys.executable, str(script), "--repo", str(repo)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode != 0
+        assert f"--repo {repo}" in done.stderr and "pytorch-CycleGAN-and-pix2pix" in done.stderr
