@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from cg.eval.metrics import identity_distance, pixel_error
 
@@ -83,6 +84,46 @@ def detail(images: torch.Tensor) -> float:
 def detail_ratios(run: Run, direction: str) -> np.ndarray:
     fake, _, target = outputs(run, direction)
     return details(fake) / detail(target)
+
+
+#: A pixel of the input is *flat* when every channel stays within this range (in [0, 1] units,
+#: about 5/255: exact for the built-in maps, tolerant of JPEG noise) over its 3x3 neighbourhood.
+FLAT_RANGE = 0.02
+
+
+def flat_mask(source: torch.Tensor) -> torch.Tensor:
+    """``(N, 1, H, W)`` True where the input images (in [-1, 1]) are flat (:data:`FLAT_RANGE`):
+    inside a segment of a label map, away from every line of an edge map."""
+    x = (source.float() + 1) / 2
+    high = F.max_pool2d(x, 3, stride=1, padding=1)
+    low = -F.max_pool2d(-x, 3, stride=1, padding=1)
+    return (high - low).amax(1, keepdim=True) <= FLAT_RANGE
+
+
+def invented_details(images: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
+    """Per-image detail ``D`` (module docstring) of ``images`` over the neighbouring pixel
+    pairs that both lie in ``mask``: the detail an output has where its input has none, so the
+    model had to invent it. NaN for an image whose mask has no such pair."""
+    x = images.float() / 2.0
+    dx = (x[..., :, 1:] - x[..., :, :-1]).abs().mean(1, keepdim=True)
+    dy = (x[..., 1:, :] - x[..., :-1, :]).abs().mean(1, keepdim=True)
+    mx = mask[..., :, 1:] & mask[..., :, :-1]
+    my = mask[..., 1:, :] & mask[..., :-1, :]
+    pairs_x, pairs_y = mx.flatten(1).sum(1), my.flatten(1).sum(1)
+    mean_x = (dx * mx).flatten(1).sum(1) / pairs_x.clamp(min=1)
+    mean_y = (dy * my).flatten(1).sum(1) / pairs_y.clamp(min=1)
+    out = (mean_x + mean_y).numpy()
+    out[((pairs_x == 0) | (pairs_y == 0)).numpy()] = np.nan
+    return out
+
+
+def invented_detail_ratios(run: Run, direction: str) -> np.ndarray:
+    """Per image: the invented detail of the output over the mean invented detail of the real
+    targets, both where the input is flat (paired data: the target's pixels are the input's);
+    1 = as much invented structure as the real images have there, 0 = flat."""
+    fake, source, target = outputs(run, direction)
+    mask = flat_mask(source)
+    return invented_details(fake, mask) / float(np.nanmean(invented_details(target, mask)))
 
 
 def identity_distances(run: Run, direction: str) -> np.ndarray:
