@@ -141,6 +141,9 @@ def train(
             )
             history.append(row)
             if board is not None:  # before the checkpoint: a checkpointed epoch is logged
+                if samples is not None:  # the board reads the epoch's grids from their files
+                    samples()
+                    samples = None
                 board.log_epoch(row)
             saving = time.perf_counter()
             _save(cfg, epoch, session, history, writer, info, samples)
