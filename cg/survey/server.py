@@ -31,6 +31,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from secrets import token_urlsafe
+from typing import Any
 
 from cg.errors import UserError
 from cg.survey import form, pages
@@ -81,9 +82,13 @@ class SurveyServer(ThreadingHTTPServer):
                 f"cannot listen on {host}:{port}: {e.strerror}; try another --port"
             ) from None
 
-    def process_request_thread(self, request: socket.socket, client_address: object) -> None:
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # registered before its thread starts: a Ctrl-C between the two still ends it
         with self._open_lock:
             self._open.add(request)
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: socket.socket, client_address: object) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
