@@ -339,13 +339,21 @@ def test_start_errors(tmp_path):
         first.server_close()
 
 
-def test_cli_serve_prints_the_url_and_stops_cleanly_on_ctrl_c(tmp_path):
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
+def test_cli_serve_prints_the_url_and_stops_cleanly_on_ctrl_c(tmp_path, inherited):
+    """Also when started with SIGINT ignored (as a shell's background job is)."""
     folder = make_folder(tmp_path)
+
+    def start() -> None:
+        if inherited == "ignored":
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     proc = subprocess.Popen(
         [sys.executable, "-m", "cg", "survey", "serve", str(folder), "--port", "0", "--quiet"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=start,
     )
     try:
         line = proc.stdout.readline()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import socket
 import sys
 import threading
@@ -247,7 +248,13 @@ class SurveyHandler(BaseHTTPRequestHandler):
 def serve(
     folder: str | Path, host: str = "127.0.0.1", port: int = 8765, verbose: bool = True
 ) -> None:
-    """Serve ``folder`` until Ctrl-C; prints the URL. Stops cleanly (requests finish first)."""
+    """Serve ``folder`` until Ctrl-C; prints the URL. Stops cleanly (requests finish first).
+
+    Ctrl-C (SIGINT) is honoured even when the process was started with SIGINT ignored (Python
+    then keeps it ignored: a background job of a shell, or a child of a tool that ignores it),
+    since it is how this server is stopped."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     server = SurveyServer(folder, host, port)
     server.verbose = verbose
     if server.repaired_bytes:
