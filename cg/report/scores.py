@@ -68,12 +68,17 @@ def pixel_errors(fake: torch.Tensor, target: torch.Tensor) -> np.ndarray:
     return pixel_error(fake, target).numpy()
 
 
+def _gradients(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``|x[i, j+1] - x[i, j]|`` and ``|x[i+1, j] - x[i, j]|`` of images in [-1, 1], in [0, 1]
+    units: ``(N, C, H, W-1)`` and ``(N, C, H-1, W)``."""
+    x = images.float() / 2.0
+    return (x[..., :, 1:] - x[..., :, :-1]).abs(), (x[..., 1:, :] - x[..., :-1, :]).abs()
+
+
 def details(images: torch.Tensor) -> np.ndarray:
     """Per-image detail ``D`` (module docstring) of images in [-1, 1]."""
-    x = images.float() / 2.0
-    dx = (x[..., :, 1:] - x[..., :, :-1]).abs().flatten(1).mean(1)
-    dy = (x[..., 1:, :] - x[..., :-1, :]).abs().flatten(1).mean(1)
-    return (dx + dy).numpy()
+    dx, dy = _gradients(images)
+    return (dx.flatten(1).mean(1) + dy.flatten(1).mean(1)).numpy()
 
 
 def detail(images: torch.Tensor) -> float:
@@ -104,9 +109,7 @@ def invented_details(images: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
     """Per-image detail ``D`` (module docstring) of ``images`` over the neighbouring pixel
     pairs that both lie in ``mask``: the detail an output has where its input has none, so the
     model had to invent it. NaN for an image whose mask has no such pair."""
-    x = images.float() / 2.0
-    dx = (x[..., :, 1:] - x[..., :, :-1]).abs().mean(1, keepdim=True)
-    dy = (x[..., 1:, :] - x[..., :-1, :]).abs().mean(1, keepdim=True)
+    dx, dy = (d.mean(1, keepdim=True) for d in _gradients(images))
     mx = mask[..., :, 1:] & mask[..., :, :-1]
     my = mask[..., 1:, :] & mask[..., :-1, :]
     pairs_x, pairs_y = mx.flatten(1).sum(1), my.flatten(1).sum(1)
