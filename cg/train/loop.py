@@ -136,10 +136,13 @@ def train(
         fid = _fid_evaluator(cfg, session.device) if info.is_main else None
         for epoch in range(start, cfg.epochs + 1):
             began = time.perf_counter()
-            row, phases, samples = _run_epoch(
+            row, steps_s = _run_epoch(
                 cfg, epoch, pipeline, session, run, fid, progress, quiet, info
             )
             history.append(row)
+            sampling = time.perf_counter()
+            samples = _sample_grids(cfg, epoch, pipeline, session, run) if info.is_main else None
+            samples_s = time.perf_counter() - sampling
             if board is not None:  # before the checkpoint: a checkpointed epoch is logged
                 if samples is not None:  # the board reads the epoch's grids from their files
                     samples()
@@ -152,7 +155,9 @@ def train(
                 timings.append(
                     {
                         "epoch": epoch,
-                        **phases,
+                        "steps_s": steps_s,
+                        "evaluation_s": row["seconds"] - steps_s,
+                        "samples_s": samples_s,
                         "checkpoint_s": done - saving,
                         "epoch_s": done - began,
                     }
@@ -241,9 +246,9 @@ def _run_epoch(
     progress: bool,
     quiet: bool,
     info: distributed.DistInfo,
-) -> tuple[dict[str, Any], dict[str, float], Callable[[], None] | None]:
-    """Train one epoch; its history row, where its time went (``steps_s``, ``evaluation_s``,
-    ``samples_s``) and, on rank 0, what writes its sample grids (for the background writer)."""
+) -> tuple[dict[str, Any], float]:
+    """Train one epoch; its history row (whose ``seconds`` are the steps and the evaluation)
+    and the seconds of its steps."""
     seed = epoch_seed(cfg.seed, epoch)
     seed_everything(seed)
     if info.enabled:  # each rank its own dropout masks and pool draws
@@ -274,13 +279,9 @@ def _run_epoch(
         raise UserError(f"epoch {epoch} had no training batches; is the training split empty?")
     losses_mean = _means(sums, steps, info)
     _check_finite(losses_mean, epoch, run)
-    phases = {"steps_s": time.perf_counter() - started}
-    pending: dict[str, Callable[[], None]] = {}
+    steps_s = time.perf_counter() - started
     row = distributed.on_main(
-        lambda: _epoch_row(
-            cfg, epoch, lr, losses_mean, pipeline, session, run, fid, started, phases, pending
-        ),
-        info,
+        lambda: _epoch_row(cfg, epoch, lr, losses_mean, pipeline, session, fid, started), info
     )
     if info.is_main and not quiet:  # one line per epoch, with a bar or without (a log)
         keys = ("loss_g", "loss_d", "pixel_error_ab_val", "pixel_error_ba_val", "feedback_ab_val")
@@ -290,7 +291,7 @@ def _run_epoch(
             + " ".join(f"{k}={v:.4f}" for k, v in shown.items()),
             flush=True,
         )
-    return row, phases, pending.get("samples")
+    return row, steps_s
 
 
 def _means(
@@ -308,17 +309,11 @@ def _epoch_row(
     losses: dict[str, float],
     pipeline: Pipeline,
     session: Session,
-    run: RunDir,
     fid: Any,
     started: float,
-    phases: dict[str, float],
-    pending: dict[str, Callable[[], None]],
 ) -> dict[str, Any]:
-    """The epoch's history row: losses, then the metrics (R5) and FID (rank 0). The epoch's
-    sample grids are computed here; what writes them goes into ``pending`` (the background
-    writer runs it); the time of the evaluation and of the samples goes into ``phases``."""
+    """The epoch's history row: losses, then the metrics (R5) and FID (rank 0)."""
     from cg.eval.metrics import evaluate
-    from cg.eval.samples import sample_grids, write_sample_grids
 
     m = session.models
     where = {
@@ -358,16 +353,30 @@ def _epoch_row(
                 **where,
             )
         )
-    evaluated = time.perf_counter()
-    row["seconds"] = evaluated - started
-    phases["evaluation_s"] = evaluated - started - phases["steps_s"]
-    if cfg.sample_count > 0:
-        images = {split: pipeline.samples(split, cfg.sample_count) for split in ("train", "val")}
-        grids = sample_grids({"ab": m.g_ab, "ba": m.g_ba}, images, **where)
-        paths = {d: run.sample_path(epoch, d) for d in grids}
-        pending["samples"] = functools.partial(write_sample_grids, grids, paths)
-    phases["samples_s"] = time.perf_counter() - evaluated
+    row["seconds"] = time.perf_counter() - started
     return row
+
+
+def _sample_grids(
+    cfg: TrainConfig, epoch: int, pipeline: Pipeline, session: Session, run: RunDir
+) -> Callable[[], None] | None:
+    """The epoch's sample grids, computed now; what writes them (the background writer runs it),
+    or None without samples."""
+    from cg.eval.samples import sample_grids, write_sample_grids
+
+    if cfg.sample_count <= 0:
+        return None
+    m = session.models
+    images = {split: pipeline.samples(split, cfg.sample_count) for split in ("train", "val")}
+    grids = sample_grids(
+        {"ab": m.g_ab, "ba": m.g_ba},
+        images,
+        device=session.device,
+        precision=cfg.precision,
+        channels_last=cfg.channels_last,
+    )
+    paths = {d: run.sample_path(epoch, d) for d in grids}
+    return functools.partial(write_sample_grids, grids, paths)
 
 
 def _check_finite(values: dict[str, float], epoch: int, run: RunDir) -> None:

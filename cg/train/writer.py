@@ -19,7 +19,6 @@ unfinished temporary file is removed when the next trainer takes the folder's lo
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -62,8 +61,6 @@ class CheckpointWriter:
     """Writes a run folder's checkpoints in one background thread (see the module docstring).
 
     ``background=False`` writes in the caller's thread instead (same files, same order).
-    ``seconds_waited`` sums the time training spent waiting for a previous write to finish,
-    ``seconds_copying`` the time spent taking snapshots: what checkpoints cost the training.
     """
 
     def __init__(self, run: Any, *, background: bool = True) -> None:
@@ -72,8 +69,6 @@ class CheckpointWriter:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._what = ""
-        self.seconds_waited = 0.0
-        self.seconds_copying = 0.0
 
     def submit(
         self,
@@ -93,20 +88,15 @@ class CheckpointWriter:
             self._write(payload, keep, first)
             self._raise()
             return
-        started = time.perf_counter()
-        copy = snapshot(payload)
-        self.seconds_copying += time.perf_counter() - started
         self._thread = threading.Thread(
-            target=self._write, args=(copy, keep, first), name="cg-checkpoint-writer"
+            target=self._write, args=(snapshot(payload), keep, first), name="cg-checkpoint-writer"
         )
         self._thread.start()
 
     def wait(self) -> None:
         """Wait for the checkpoint in flight (if any) to be written; raise its error."""
         if self._thread is not None:
-            started = time.perf_counter()
             self._thread.join()
-            self.seconds_waited += time.perf_counter() - started
             self._thread = None
         self._raise()
 
