@@ -119,7 +119,16 @@ class TrainConfig:
         "(SyncBatchNorm) instead of each process's share; results then match one process",
     )
     checkpoint_every: int = _opt(0, "also keep checkpoints/epoch_NNNN.pt every k-th epoch")
-    feedback_subset: int = _opt(64, "R5: size of the fixed training subset for D feedback")
+    feedback_subset: int = _opt(
+        64, "R5: size of the fixed training subset for D feedback (and for --precise-bn)"
+    )
+    precise_bn: bool = _opt(
+        True,
+        "before each epoch's evaluation and checkpoint, recompute the generators' BatchNorm "
+        "running statistics with the epoch's final weights over the fixed training subset, in "
+        "batches of the training batch size (training's moving averages lag the weights; "
+        "cg.train.batchnorm); training itself is the same either way",
+    )
     sample_count: int = _opt(4, "images per split in the per-epoch sample grids")
     fid_every: int = _opt(0, "R5: compute validation FID every N epochs (0 = never)")
 

@@ -2,10 +2,12 @@
 
 The path of a run: resolve and validate the config once against the data (whose format decides
 paired or not; a setting that cannot apply is an error) -> scan the data once -> build the
-state, or load the checkpoint once -> for each epoch: steps, evaluation (plain functions of the
-models, :mod:`cg.eval`), one history row, one atomic checkpoint (written in the background
-while the next epoch trains, :mod:`cg.train.writer`). The run folder and its layout
-are :class:`cg.train.run_dir.RunDir`'s; a trainer holds its lock while it writes.
+state, or load the checkpoint once -> for each epoch: steps, the generators' BatchNorm
+statistics recomputed for the epoch's weights (``precise_bn``, :mod:`cg.train.batchnorm`),
+evaluation (plain functions of the models, :mod:`cg.eval`), one history row, one atomic
+checkpoint (written in the background while the next epoch trains, :mod:`cg.train.writer`).
+The run folder and its layout are :class:`cg.train.run_dir.RunDir`'s; a trainer holds its
+lock while it writes.
 
 Reproducibility: every epoch starts by reseeding all RNGs from ``(seed, epoch)``, and the
 checkpoint restores models, optimisers, the image pools and the RNG states, so a run killed at
@@ -280,6 +282,9 @@ def _run_epoch(
     losses_mean = _means(sums, steps, info)
     _check_finite(losses_mean, epoch, run)
     steps_s = time.perf_counter() - started
+    if cfg.precise_bn:  # every rank, on its share's batch size (cg.train.batchnorm)
+        batch = max(1, cfg.batch_size // info.world_size)
+        session.recompute_bn_stats(pipeline.eval_batches("train", batch))
     row = distributed.on_main(
         lambda: _epoch_row(cfg, epoch, lr, losses_mean, pipeline, session, fid, started), info
     )

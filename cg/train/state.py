@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from cg.runtime import (
     to_device,
     tune_cpu_allocator,
 )
+from cg.train.batchnorm import recompute_running_stats
 from cg.train.distributed import SINGLE, DistInfo
 from cg.train.distributed import wrap as wrap_ddp
 from cg.train.steps import ImagePool, Models, Optim, cyclegan_step, pix2pix_step
@@ -66,6 +68,20 @@ class Session:
         real_b = to_device(batch["b"], self.device, cfg.channels_last)
         fn = pix2pix_step if cfg.objective == "pix2pix" else cyclegan_step
         return fn(real_a, real_b, self.train_models, self.optim, self.pools, cfg)
+
+    def recompute_bn_stats(self, batches: Iterable[dict[str, torch.Tensor]]) -> None:
+        """``precise_bn``: each generator's BatchNorm running statistics recomputed over its
+        source images in ``batches`` (``{"a": ..., "b": ...}``, either key may be missing) with
+        the current weights (:func:`cg.train.batchnorm.recompute_running_stats`). Every rank
+        calls it with the same batches, so synchronised BatchNorm layers agree."""
+        cfg = self.cfg
+        kept = [
+            {k: to_device(v, self.device, cfg.channels_last) for k, v in b.items()} for b in batches
+        ]
+        for g, src in ((self.models.g_ab, "a"), (self.models.g_ba, "b")):
+            if g is not None:
+                with self.optim.autocast():
+                    recompute_running_stats(g, [b[src] for b in kept if src in b])
 
     # --- checkpoints ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@ return ``{name: 0-dim tensor}``; the loop averages them without a host sync per 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -23,6 +23,7 @@ from cg.losses import (
     paired_identity_term,
     pix2pix_l1_loss,
 )
+from cg.train.batchnorm import keep_running_stats
 
 
 class ImagePool:
@@ -105,34 +106,6 @@ def _no_sync(modules: list[nn.Module]) -> contextlib.ExitStack:
         if hasattr(m, "no_sync"):
             stack.enter_context(m.no_sync())
     return stack
-
-
-@contextlib.contextmanager
-def keep_running_stats(*modules: nn.Module | None) -> Iterator[None]:
-    """Forwards whose inputs are not the module's own domain (a generator applied to generated
-    images in the cycle, or to the other domain's images in the classic identity loss): its
-    BatchNorm layers normalise with the batch's statistics, as in any training forward, but
-    leave their running estimates alone (momentum 0 for the block).
-
-    Without this, ``G_AB``'s running statistics average over real A images *and* the fakes
-    ``G_BA(B)`` it reconstructs from (and, with the classic identity loss, real B images), so in
-    eval mode (metrics, translate, export) it normalises real A images with the statistics of a
-    mixture it never sees there: the evaluated function is not the one training shaped. Early
-    in training, when the fakes are near-uniform grey, the two differ most.
-    """
-    saved: list[tuple[nn.modules.batchnorm._BatchNorm, float | None]] = []
-    for module in modules:
-        if module is None:
-            continue
-        for bn in module.modules():
-            if isinstance(bn, nn.modules.batchnorm._BatchNorm) and bn.track_running_stats:
-                saved.append((bn, bn.momentum))
-                bn.momentum = 0.0
-    try:
-        yield
-    finally:
-        for bn, momentum in saved:
-            bn.momentum = momentum
 
 
 def _backward(loss: torch.Tensor, o: Optim) -> None:
