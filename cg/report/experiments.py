@@ -54,7 +54,10 @@ class Run:
 def _synthetic_folder(
     cache_dir: str | Path, name: str, size: int, n_train: int, n_val: int, seed: int
 ) -> Path:
-    return Path(cache_dir) / "synthetic" / f"{name}-{size}px-{n_train}x{n_val}-seed{seed}"
+    from cg.data.synthetic import VERSION
+
+    folder = f"{name}-v{VERSION}-{size}px-{n_train}x{n_val}-seed{seed}"
+    return Path(cache_dir) / "synthetic" / folder
 
 
 def dataset(

@@ -39,6 +39,10 @@ from cg.data.synthetic.simpsons import render_simpson
 from cg.errors import UserError
 
 MARKER = "cg-synth.json"
+#: The version of the renderers' drawings, raised whenever one changes what it draws: it is in
+#: the ``cg-synth.json`` note and in the names of the report's cached dataset folders, so a
+#: cache made by other renderers is never taken for this one's.
+VERSION = 2
 JPEG_QUALITY = 90
 _ALL_FOLDERS = ("train", "val", "trainA", "trainB", "testA", "testB")
 
@@ -193,7 +197,14 @@ def synthesize(
         jobs += [
             (folder, i, str(out / folder / pattern.format(i))) for i in range(1, counts[count] + 1)
         ]
-    note = {"name": name, "size": size, "n_train": n_train, "n_val": n_val, "seed": seed}
+    note = {
+        "name": name,
+        "size": size,
+        "n_train": n_train,
+        "n_val": n_val,
+        "seed": seed,
+        "version": VERSION,
+    }
     _write_note(out, {**note, "complete": False})  # the folder is ours even if interrupted
     _run(name, size, seed, jobs, min(workers or default_workers(len(jobs)), len(jobs)))
     _remove_stale(out, {Path(p) for _, _, p in jobs})

@@ -66,16 +66,17 @@ def _background(rng: np.random.Generator, W: int) -> np.ndarray:
         x, y = rng.uniform(0, 1, 2) * W
         r = rng.uniform(0.01, 0.04) * W
         draw.ellipse([x - r, y - r, x + r, y + r], fill=(255, 240, 210))
-    img = img.filter(ImageFilter.GaussianBlur(W * rng.uniform(0.015, 0.05)))
+    img = img.filter(ImageFilter.GaussianBlur(W * rng.uniform(0.01, 0.03)))
     img = img.resize((full, full), Image.Resampling.BILINEAR)
-    return np.asarray(img, np.float32) / 255.0
+    texture = 1 + 0.2 * sp.fractal_noise(rng, full, full, (full / 8, full / 3))  # walls, crowd
+    return np.asarray(img, np.float32) / 255.0 * texture[..., None]
 
 
 def _hair(rng: np.random.Generator, W: int, cx: float, cy: float, a: float, b: float) -> dict:
     style = rng.choice(["short", "long", "bald", "curly", "bun"], p=[0.4, 0.3, 0.08, 0.12, 0.1])
     color = sp.jitter(rng, _HAIR[rng.choice(len(_HAIR), p=_HAIR_P)], 0.03)
-    streaks = sp.smooth_noise(rng, W, W, W / 6, 4)  # vertical strands
-    tex = color * (0.75 + 0.5 * streaks)[..., None]
+    streaks = sp.smooth_noise(rng, W, W, W / 3, 6)  # vertical strands, about a pixel wide
+    tex = color * (0.45 + 1.1 * streaks)[..., None]
     back = front = np.zeros((W, W), bool)
     line = cy - b * rng.uniform(0.4, 0.62)  # hairline: an arc, lower at the temples
     dx = (sp_x(W) - cx) / a
@@ -201,7 +202,8 @@ def render_face(rng: np.random.Generator, size: int) -> Image.Image:
     shoulders = cy + b * rng.uniform(1.25, 1.45)
     body = sp.ellipse(W, cx, shoulders + a * 1.9, a * rng.uniform(2.6, 3.4), a * 2.2)
     fold = 1 - 0.15 * np.clip(np.abs(sp_x(W) - cx) / (3 * a), 0, 1)[..., None]
-    L.put(body, shirt * fold * np.ones((W, W, 1), np.float32))
+    weave = 1 + 0.25 * sp.fractal_noise(rng, W, W, (W / 8, W / 3))[..., None]  # fabric
+    L.put(body, shirt * fold * weave)
     L.put(hair["back"], hair["tex"])
     neck = [
         (cx - a * 0.55, cy),
@@ -220,7 +222,7 @@ def render_face(rng: np.random.Generator, size: int) -> Image.Image:
     xx, yy = (sp_x(W) - cx - turn - a * 0.3) / a, (sp_y(W) - cy + b * 0.3) / b
     side = rng.uniform(-0.2, 0.2)  # key light from one side
     light = np.clip(1.1 - 0.3 * (xx**2 + 0.6 * yy**2) + side * xx, 0.5, 1.15)[..., None]
-    pores = 1 + 0.04 * sp.fractal_noise(rng, W, W, (8, 30))[..., None]
+    pores = 1 + 0.14 * sp.fractal_noise(rng, W, W, (8, 30, W / 2))[..., None]  # skin texture
     L.put(face, skin * light * pores)
     _features(rng, L, cx + turn, cy, a, b, skin, hair["color"])
     if rng.random() < 0.15:  # beard
@@ -242,5 +244,5 @@ def render_face(rng: np.random.Generator, size: int) -> Image.Image:
     L = L.rotated(rng.uniform(-12, 12), (cx, cy))
     photo = L.over(bg) * sp.jitter(rng, (1.0, 0.97, 0.93), 0.04)
     img = sp.reduce(photo, size).filter(ImageFilter.GaussianBlur(size / 120))  # a lens
-    grain = rng.normal(0, 2.5, (size, size, 3))
+    grain = rng.normal(0, 4.0, (size, size, 3))  # sensor noise
     return Image.fromarray(np.clip(np.asarray(img) + grain, 0, 255).astype(np.uint8), "RGB")
