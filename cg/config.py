@@ -59,8 +59,8 @@ class TrainConfig:
     num_workers: int = _opt(0, "DataLoader worker processes (0 = load in the main process)")
     cache_gib: float = _opt(
         4.0,
-        "keep the decoded training images in memory when they fit in this many GiB "
-        "(0 = never); speed only, the batches are the same",
+        "keep the decoded training images, then the evaluation images, in memory when they "
+        "fit in this many GiB (0 = never); speed only, the batches are the same",
     )
 
     # --- models (R1) -------------------------------------------------------------------------

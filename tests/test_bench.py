@@ -309,6 +309,49 @@ def test_cache_is_skipped_when_it_does_not_fit(datasets):
     assert not build_pipeline(make_config(cache_gib=0.0, **base)).cached
 
 
+@pytest.mark.parametrize("kind", ["paired", "unpaired"])
+def test_evaluation_images_are_held_once_and_unchanged(datasets, kind, monkeypatch):
+    from cg.data.cache import HeldItems
+    from cg.data.datasets import DomainDataset, PairedDataset
+    from cg.data.loaders import build_pipeline
+
+    base = {
+        "data": str(datasets[kind]),
+        "image_size": 32,
+        "batch_size": 3,
+        "paired": kind == "paired",
+    }
+    if kind == "unpaired":
+        base["identity"] = "classic"
+    plain = build_pipeline(make_config(cache_gib=0.0, **base))
+    held = build_pipeline(make_config(cache_gib=1.0, **base))
+    reads = []
+    for cls in (PairedDataset, DomainDataset):
+        monkeypatch.setattr(
+            cls, "decode", lambda self, i, _f=cls.decode: reads.append(i) or _f(self, i)
+        )
+    for split in ("val", "train"):
+        assert all(isinstance(d, HeldItems) for d in held.evaluation[split])
+        assert not any(isinstance(d, HeldItems) for d in plain.evaluation[split])
+        for _ in range(2):  # two epochs' evaluations
+            got, want = list(held.eval_batches(split)), list(plain.eval_batches(split))
+            assert len(got) == len(want) and len(got) > 0
+            for g, w in zip(got, want):
+                assert g.keys() == w.keys()
+                assert all(torch.equal(g[k], w[k]) for k in w)
+        n = len(reads)
+        assert n > 0  # the plain pipeline read its images from disk each time
+        list(held.eval_batches(split))
+        assert len(reads) == n  # held: nothing read from disk again
+    assert held.val_files("a") == plain.val_files("a") and held.val_files("b") == plain.val_files(
+        "b"
+    )
+    assert held.val_files("a")
+    # a budget the evaluation images do not fit in leaves them on disk
+    small = build_pipeline(make_config(cache_gib=1e-5, **base))
+    assert not any(isinstance(d, HeldItems) for d in small.evaluation["val"])
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without GPU")
 def test_gpu_script_refuses_without_a_gpu(tmp_path):
     import subprocess

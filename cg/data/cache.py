@@ -4,7 +4,9 @@ Decoding a JPEG or PNG costs far more than cropping, resizing and flipping the d
 ``uint8`` image, and a dataset is decoded again every epoch. :func:`decode_all` decodes every
 training image once (a thread per core: PIL releases the GIL while decoding) when the decoded
 images fit in a budget (``TrainConfig.cache_gib``); a dataset that does not fit is read from disk
-as before.
+as before. The evaluation images (validation, and the fixed training subset), which every epoch
+scores unchanged, are likewise held as :class:`HeldItems` by :func:`hold_items` in what the
+budget leaves.
 
 :class:`TrainBatches` is one epoch's training data as a sequence of batches: item ``k`` is
 batch ``k`` (or, under data parallelism, this rank's share of it), built at once by
@@ -21,9 +23,10 @@ of the RNG (dropout, the image pool).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import Tensor
@@ -41,6 +44,7 @@ from cg.data.datasets import (
 )
 
 GIB = 1024**3
+T = TypeVar("T", Tensor, dict[str, Tensor])
 _GOLDEN = 0x9E3779B97F4A7C15  # odd 64-bit constant spreading positions over seed space
 
 
@@ -49,9 +53,16 @@ def item_seed(epoch_seed: int, position: int) -> int:
     return (epoch_seed + _GOLDEN * (position + 1)) % 2**63
 
 
+def nbytes(item: Tensor | Mapping[str, Tensor]) -> int:
+    """The bytes of an image, or of a ``{key: image}`` item."""
+    if isinstance(item, Tensor):
+        return item.nbytes
+    return sum(t.nbytes for t in item.values())
+
+
 def decode_all(
-    decode: Callable[[int], Tensor], n: int, budget_bytes: int, *, threads: int = 2, probe: int = 8
-) -> list[Tensor] | None:
+    decode: Callable[[int], T], n: int, budget_bytes: int, *, threads: int = 2, probe: int = 8
+) -> list[T] | None:
     """``[decode(0), ..., decode(n - 1)]`` if they fit in ``budget_bytes``, else None.
 
     The first ``probe`` images estimate the total, so a dataset far too big is never decoded.
@@ -59,11 +70,11 @@ def decode_all(
     if budget_bytes <= 0 or n == 0:
         return None
     first = [decode(i) for i in range(min(n, probe))]
-    if sum(t.nbytes for t in first) / len(first) * n > budget_bytes:
+    if sum(map(nbytes, first)) / len(first) * n > budget_bytes:
         return None
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         images = first + list(pool.map(decode, range(len(first), n)))
-    return images if sum(t.nbytes for t in images) <= budget_bytes else None
+    return images if sum(map(nbytes, images)) <= budget_bytes else None
 
 
 def _full_box(p: CropFlip, img: Tensor) -> bool:
@@ -128,6 +139,26 @@ def cache_source(source: TrainSource, budget_bytes: int, threads: int = 2) -> Tr
         cache[key] = images
         left -= sum(t.nbytes for t in images)
     return TrainSource(source.pairs, source.domain_a, source.domain_b, cache)
+
+
+class HeldItems(Dataset):
+    """The items of a deterministic dataset, computed once and held in memory."""
+
+    def __init__(self, items: list[dict[str, Tensor]], source: Dataset) -> None:
+        self.items, self.source = items, source
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        return self.items[i]
+
+
+def hold_items(ds: Dataset, budget_bytes: int, threads: int = 2) -> Dataset:
+    """``ds`` (whose items never change: no augmentation) as :class:`HeldItems` if its items
+    fit in the budget, else ``ds`` itself, read from disk each time."""
+    items = decode_all(ds.__getitem__, len(ds), budget_bytes, threads=threads)  # type: ignore[arg-type]
+    return ds if items is None else HeldItems(items, ds)
 
 
 def share(n: int, rank: int, world_size: int) -> tuple[int, int]:

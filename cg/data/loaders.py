@@ -24,7 +24,15 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from cg.config import TrainConfig, validate
-from cg.data.cache import GIB, TrainBatches, TrainSource, cache_source
+from cg.data.cache import (
+    GIB,
+    HeldItems,
+    TrainBatches,
+    TrainSource,
+    cache_source,
+    hold_items,
+    nbytes,
+)
 from cg.data.formats import DatasetFiles
 from cg.errors import UserError
 
@@ -113,6 +121,7 @@ class Pipeline:
         """The validation files that domain ``domain``'s images come from."""
         files: list[str] = []
         for ds in self.evaluation["val"]:
+            ds = getattr(ds, "source", ds)  # HeldItems: the dataset it holds the items of
             if getattr(ds, "key", domain) == domain:  # unpaired: one dataset per domain
                 files.extend(str(f) for f in getattr(getattr(ds, "ds", ds), "files", []))
         return files
@@ -240,5 +249,12 @@ def build_pipeline(
             ]
     source = TrainSource(pairs, domain_a, domain_b)  # type: ignore[arg-type]
     if cfg.cache_gib > 0:
-        source = cache_source(source, int(cfg.cache_gib * GIB), threads=os.cpu_count() or 1)
+        threads = os.cpu_count() or 1
+        left = int(cfg.cache_gib * GIB)
+        source = cache_source(source, left, threads=threads)
+        left -= sum(nbytes(t) for images in (source.cache or {}).values() for t in images or [])
+        for split_name, datasets in evaluation.items():  # scored unchanged every epoch
+            held = [hold_items(ds, left, threads) for ds in datasets]
+            left -= sum(nbytes(x) for d in held if isinstance(d, HeldItems) for x in d.items)
+            evaluation[split_name] = held
     return Pipeline(cfg, pairs, domain_a, domain_b, evaluation, pairs_on_disk, source=source)
