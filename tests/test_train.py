@@ -254,7 +254,7 @@ def test_sigkill_at_any_moment_then_resume(datasets, tmp_path):
 # A trainer whose checkpoint writes stall half-way from epoch 2 on (the bytes of the new
 # last.pt are in its temporary file, not yet renamed): it is killed there.
 _STALLED_WRITER = """
-import sys, time, torch
+import os, sys, time, torch
 import cg.checkpoints
 marker = sys.argv[1]
 real_save = torch.save
@@ -262,7 +262,9 @@ def stalled(obj, f, *args, **kwargs):
     real_save(obj, f, *args, **kwargs)
     if isinstance(obj, dict) and obj.get("epoch", 0) >= 2:
         f.flush()
-        open(marker, "w").write(str(obj["epoch"]))
+        with open(marker + ".part", "w") as m:  # complete once it exists: the test polls it
+            m.write(str(obj["epoch"]))
+        os.replace(marker + ".part", marker)
         time.sleep(600)
 torch.save = stalled
 from cg.cli import main
