@@ -352,6 +352,44 @@ def test_evaluation_images_are_held_once_and_unchanged(datasets, kind, monkeypat
     assert not any(isinstance(d, HeldItems) for d in small.evaluation["val"])
 
 
+def test_evaluation_metrics_do_not_depend_on_the_evaluation_batch(datasets):
+    from cg.data.loaders import EVAL_BATCH, build_pipeline
+    from cg.eval.metrics import evaluate
+    from cg.models import build_generator
+
+    cfg = make_config(
+        data=str(datasets["paired"]), image_size=32, batch_size=1, base_channels=4, paired=True
+    )
+    pipeline = build_pipeline(cfg)
+    n = sum(len(b["a"]) for b in pipeline.eval_batches("val"))
+    assert n > 1 and next(pipeline.eval_batches("val"))["a"].shape[0] == min(EVAL_BATCH, n)
+    torch.manual_seed(0)
+    g_ab, g_ba = build_generator(cfg), build_generator(cfg)
+    with torch.no_grad():  # running statistics away from their initial 0 and 1
+        for m in [*g_ab.modules(), *g_ba.modules()]:
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+    rows = {
+        bs: evaluate(
+            pipeline.eval_batches("val", bs),
+            g_ab=g_ab,
+            g_ba=g_ba,
+            d_a=None,
+            d_b=None,
+            device=torch.device("cpu"),
+            paired=True,
+            split="val",
+        )
+        for bs in (1, 3, None)
+    }
+    assert rows[None]["pixel_error_ab_val"] > 0
+    for bs in (1, 3):
+        assert rows[bs].keys() == rows[None].keys()
+        for k, v in rows[None].items():
+            assert rows[bs][k] == pytest.approx(v, rel=1e-5), (bs, k)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without GPU")
 def test_gpu_script_refuses_without_a_gpu(tmp_path):
     import subprocess

@@ -36,6 +36,10 @@ from cg.data.cache import (
 from cg.data.formats import DatasetFiles
 from cg.errors import UserError
 
+#: The smallest batch the evaluation runs in (the training batch when that is larger): with
+#: batch 4 the evaluation of 320 images at 64 px took 0.9 s, with 32 0.5 s, same values.
+EVAL_BATCH = 32
+
 
 def _cycled_permutation(n: int, length: int, g: torch.Generator) -> torch.Tensor:
     parts, total = [], 0
@@ -113,7 +117,10 @@ class Pipeline:
         )
 
     def eval_batches(self, split: str, batch_size: int | None = None) -> Iterator[dict]:
-        bs = batch_size or max(1, min(self.cfg.batch_size, 32))
+        """``split``'s evaluation images in order, in batches of ``batch_size`` (default: at
+        least :data:`EVAL_BATCH`; in eval mode an image's output does not depend on its batch,
+        and on a CPU small batches cost more per image)."""
+        bs = batch_size or max(self.cfg.batch_size, EVAL_BATCH)
         for ds in self.evaluation[split]:
             yield from DataLoader(ds, batch_size=bs, shuffle=False, num_workers=0)
 
