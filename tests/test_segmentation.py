@@ -39,3 +39,19 @@ def test_per_image_scores_of_a_perfect_and_a_wrong_map():
     first, second = per_image_scores(fake, target, PALETTE)
     assert first == {"pixel_acc": 1.0, "class_acc": 1.0, "class_iou": 1.0}
     assert second["pixel_acc"] == 0.0 and second["class_iou"] == 0.0
+
+
+def test_decode_equals_the_brute_force_nearest_colour_in_any_chunking(monkeypatch):
+    import cg.eval.segmentation as seg
+    from cg.datasets import DATASETS
+
+    palette = torch.tensor(DATASETS["cityscapes"].palette)
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(5, 3, 8, 6, generator=g) * 2 - 1
+    images[0] = palette[3].float().view(3, 1, 1) / 127.5 - 1  # exactly a palette colour
+    rgb = (images.clamp(-1, 1) + 1) * 127.5
+    brute = ((rgb[:, None] - palette.float()[None, :, :, None, None]) ** 2).sum(2).argmin(1)
+    assert torch.equal(decode(images, palette), brute)
+    assert (brute[0] == 3).all()
+    monkeypatch.setattr(seg, "_CHUNK_PIXELS", 100)  # two images a chunk, the last alone
+    assert torch.equal(decode(images, palette), brute)

@@ -15,16 +15,23 @@ from __future__ import annotations
 
 import torch
 
+#: Pixels decoded at once (the distances of a chunk to a palette of K colours: K x 4 bytes each).
+_CHUNK_PIXELS = 1 << 20
+
 
 def decode(images: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
     """Images in [-1, 1], (N, 3, H, W) -> class indices (N, H, W) of the nearest colour of
     ``palette`` ((K, 3), 0..255)."""
-    colours = palette.float()[:, :, None, None]  # (K, 3, 1, 1)
+    colours = palette.float().to(images.device)[None]  # (1, K, 3)
+    n, _, h, w = images.shape
     out = []
-    for image in images:  # one image at a time: the distances are (K, H, W)
-        rgb = (image.float().clamp(-1, 1) + 1) * 127.5
-        out.append(((rgb[None] - colours) ** 2).sum(1).argmin(0))
-    return torch.stack(out)
+    for chunk in images.split(max(1, _CHUNK_PIXELS // (h * w))):
+        rgb = (chunk.float().clamp(-1, 1) + 1) * 127.5
+        pixels = rgb.permute(0, 2, 3, 1).reshape(1, -1, 3)
+        # exact distances (not the matrix-product form, whose rounding can reorder near ties)
+        d = torch.cdist(pixels, colours, compute_mode="donot_use_mm_for_euclid_dist")[0]
+        out.append(d.argmin(1).reshape(len(chunk), h, w))
+    return torch.cat(out) if out else torch.zeros(0, h, w, dtype=torch.int64)
 
 
 def confusion(true: torch.Tensor, pred: torch.Tensor, k: int) -> torch.Tensor:
