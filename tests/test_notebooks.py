@@ -173,6 +173,9 @@ def test_smoke_report_html_has_captions_tables_and_no_code(smoke):
     assert len(verdicts) >= 11, verdicts  # every R9 check of the three findings tables
     summary = re.search(r"<h2[^>]*>Summary", text).start()
     assert 0 < summary < text.find("Figure 1:"), "the summary comes before the sections"
+    # the report's eleven checks counted apart from the further ones (R9.1-seg, R9.5-identity)
+    assert re.search(r"11 checks of the report's findings \(R9\): \d+ hold", text)
+    assert re.search(r"; \d+ further checks: \d+ hold", text)
     assert (
         text.count("<strong>holds</strong>")
         + text.count("<strong>does not hold</strong>")

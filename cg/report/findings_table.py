@@ -28,6 +28,14 @@ COLUMNS = (
     "verdict",
 )
 
+#: The ids of the checks of the report's own findings (R9): eleven rows on the three datasets
+#: (R9.1, R9.2-equal and R9.2-detail on both paired ones). Other rows (R9.1-seg, R9.5-identity,
+#: R9.5-classic) are further checks.
+REPORT_CHECKS = frozenset(
+    {"R9.1", "R9.2-equal", "R9.2-detail", "R9.3-overfit", "R9.3-generalise", "R9.4-blur"}
+    | {"R9.4-better", "R9.5"}
+)
+
 
 def table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """The rows as a reader wants them: claim, verdict, the estimate with its interval, the

@@ -255,18 +255,23 @@ def collect_findings(results_dir: str | Path, names: Sequence[str], out: str | P
 def summary_markdown(rows: Sequence[Mapping[str, Any]], seconds: float) -> str:
     """The page's first section: every finding with its verdict, numbers and interval, and how
     long the run took on what machine."""
+    from cg.report import stats as S
+    from cg.report.findings_table import REPORT_CHECKS
     from cg.report.stats import Estimate
     from cg.runtime import describe_machine
 
-    counts = {
-        v: sum(r["verdict"] == v for r in rows) for v in ("holds", "does not hold", "undecided")
-    }
+    def counted(part: Sequence[Mapping[str, Any]]) -> str:
+        n = {v: sum(r["verdict"] == v for r in part) for v in (S.HOLDS, S.FAILS, S.UNDECIDED)}
+        return f"{n[S.HOLDS]} hold, {n[S.FAILS]} do not hold, {n[S.UNDECIDED]} undecided"
+
+    core = [r for r in rows if r["id"] in REPORT_CHECKS]
+    further = [r for r in rows if r["id"] not in REPORT_CHECKS]
+    more = f"; {len(further)} further checks: {counted(further)}" if further else ""
     lines = [
         "## Summary",
         "",
         f"Built in {seconds / 60:.1f} minutes on {describe_machine()}. "
-        f"{len(rows)} checks of the report's findings (R9): {counts['holds']} hold, "
-        f"{counts['does not hold']} do not hold, {counts['undecided']} undecided. Each is "
+        f"{len(core)} checks of the report's findings (R9): {counted(core)}{more}. Each is "
         "decided from a statistic of the validation images and its 95% bootstrap interval "
         "over the images (the section of each dataset says how).",
         "",
