@@ -270,9 +270,26 @@ def serve(
         flush=True,
     )
     print("press Ctrl-C to stop", flush=True)
+    # The loop runs in a thread and this one only waits, so a Ctrl-C lands here, never in the
+    # middle of accepting a request (between registering its thread and starting it).
+    failed: list[BaseException] = []
+
+    def loop() -> None:
+        try:
+            server.serve_forever()
+        except BaseException as e:  # noqa: BLE001 - raised again in the waiting thread
+            failed.append(e)
+
+    thread = threading.Thread(target=loop, name="survey-server", daemon=True)
+    thread.start()
     try:
-        server.serve_forever()
+        while thread.is_alive():
+            thread.join(0.5)
     except KeyboardInterrupt:
         print("stopping", flush=True)
     finally:
+        server.shutdown()  # the loop ends between requests (at once if it already ended)
+        thread.join()
         server.server_close()
+    if failed:
+        raise failed[0]
