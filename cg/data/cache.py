@@ -124,6 +124,11 @@ class TrainSource:
     def cached(self) -> bool:
         return bool(self.cache) and all(v is not None for v in self.cache.values())
 
+    @property
+    def cached_bytes(self) -> int:
+        """The bytes of the decoded images held in memory."""
+        return sum(t.nbytes for images in (self.cache or {}).values() for t in images or [])
+
 
 def cache_source(source: TrainSource, budget_bytes: int, threads: int = 2) -> TrainSource:
     """``source`` with every dataset decoded into memory, if all of them fit in the budget."""
@@ -159,6 +164,22 @@ def hold_items(ds: Dataset, budget_bytes: int, threads: int = 2) -> Dataset:
     fit in the budget, else ``ds`` itself, read from disk each time."""
     items = decode_all(ds.__getitem__, len(ds), budget_bytes, threads=threads)  # type: ignore[arg-type]
     return ds if items is None else HeldItems(items, ds)
+
+
+def hold_evaluation(
+    evaluation: dict[str, list[Dataset]], budget_bytes: int, threads: int = 2
+) -> dict[str, list[Dataset]]:
+    """Each split's evaluation datasets through :func:`hold_items`, in order, each in what the
+    ones before it left of the budget."""
+    held: dict[str, list[Dataset]] = {}
+    for split, datasets in evaluation.items():
+        held[split] = []
+        for ds in datasets:
+            ds = hold_items(ds, budget_bytes, threads)
+            if isinstance(ds, HeldItems):
+                budget_bytes -= sum(map(nbytes, ds.items))
+            held[split].append(ds)
+    return held
 
 
 def share(n: int, rank: int, world_size: int) -> tuple[int, int]:

@@ -24,15 +24,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from cg.config import TrainConfig, validate
-from cg.data.cache import (
-    GIB,
-    HeldItems,
-    TrainBatches,
-    TrainSource,
-    cache_source,
-    hold_items,
-    nbytes,
-)
+from cg.data.cache import GIB, TrainBatches, TrainSource, cache_source, hold_evaluation
 from cg.data.formats import DatasetFiles
 from cg.errors import UserError
 
@@ -256,12 +248,8 @@ def build_pipeline(
             ]
     source = TrainSource(pairs, domain_a, domain_b)  # type: ignore[arg-type]
     if cfg.cache_gib > 0:
-        threads = os.cpu_count() or 1
-        left = int(cfg.cache_gib * GIB)
-        source = cache_source(source, left, threads=threads)
-        left -= sum(nbytes(t) for images in (source.cache or {}).values() for t in images or [])
-        for split_name, datasets in evaluation.items():  # scored unchanged every epoch
-            held = [hold_items(ds, left, threads) for ds in datasets]
-            left -= sum(nbytes(x) for d in held if isinstance(d, HeldItems) for x in d.items)
-            evaluation[split_name] = held
+        threads, budget = os.cpu_count() or 1, int(cfg.cache_gib * GIB)
+        source = cache_source(source, budget, threads=threads)
+        # scored unchanged every epoch: held in what the training images leave
+        evaluation = hold_evaluation(evaluation, budget - source.cached_bytes, threads)
     return Pipeline(cfg, pairs, domain_a, domain_b, evaluation, pairs_on_disk, source=source)
