@@ -23,7 +23,7 @@ def decode(images: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
     """Images in [-1, 1], (N, 3, H, W) -> class indices (N, H, W) of the nearest colour of
     ``palette`` ((K, 3), 0..255)."""
     colours = palette.float().to(images.device)[None]  # (1, K, 3)
-    n, _, h, w = images.shape
+    h, w = images.shape[-2:]
     out = []
     for chunk in images.split(max(1, _CHUNK_PIXELS // (h * w))):
         rgb = (chunk.float().clamp(-1, 1) + 1) * 127.5

@@ -32,8 +32,8 @@ COLUMNS = (
 #: (R9.1, R9.2-equal and R9.2-detail on both paired ones). Other rows (R9.1-seg, R9.5-identity,
 #: R9.5-classic) are further checks.
 REPORT_CHECKS = frozenset(
-    {"R9.1", "R9.2-equal", "R9.2-detail", "R9.3-overfit", "R9.3-generalise", "R9.4-blur"}
-    | {"R9.4-better", "R9.5"}
+    ("R9.1", "R9.2-equal", "R9.2-detail", "R9.3-overfit", "R9.3-generalise")
+    + ("R9.4-blur", "R9.4-better", "R9.5")
 )
 
 

@@ -257,7 +257,6 @@ def summary_markdown(rows: Sequence[Mapping[str, Any]], seconds: float) -> str:
     long the run took on what machine."""
     from cg.report import stats as S
     from cg.report.findings_table import REPORT_CHECKS
-    from cg.report.stats import Estimate
     from cg.runtime import describe_machine
 
     def counted(part: Sequence[Mapping[str, Any]]) -> str:
@@ -279,7 +278,7 @@ def summary_markdown(rows: Sequence[Mapping[str, Any]], seconds: float) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
-        est = Estimate(float(r["value"]), float(r["low"]), float(r["high"]), int(r["n"]))
+        est = S.Estimate(float(r["value"]), float(r["low"]), float(r["high"]), int(r["n"]))
         cells = [
             r["id"],
             r["dataset"],
