@@ -139,9 +139,14 @@ class TrainConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
-# The fields a resumed run may change (everything else must equal the checkpoint's config).
-# num_workers and cache_gib change speed only: batches are the same either way (cg.data.cache).
-RESUME_MUTABLE = frozenset({"epochs", "num_workers", "cache_gib"})
+# The fields that change how fast the data loads, never the batches (cg.data.cache).
+SPEED_FIELDS = frozenset({"num_workers", "cache_gib"})
+# The fields that say where and how the data is read, not what is trained: a run's result is
+# a function of the other fields and of the data's content (DatasetFiles.fingerprint).
+WHERE_FIELDS = SPEED_FIELDS | {"data"}
+# The fields a resumed run may change (everything else must equal the checkpoint's config;
+# ``data`` may name another folder when its fingerprint is the checkpoint's: a moved dataset).
+RESUME_MUTABLE = frozenset({"epochs"}) | SPEED_FIELDS
 
 
 #: ``--preset NAME``: the report's settings per dataset (:data:`cg.datasets.DATASETS`).

@@ -50,6 +50,27 @@ class DatasetFiles:
     def paired(self) -> bool:
         return self.format == "pix2pix"
 
+    def fingerprint(self) -> str:
+        """What identifies the data wherever it lies: a hash of the format and, per split and
+        domain in order, each file's path relative to ``root`` and its size in bytes. A copied
+        or moved dataset keeps its fingerprint; an added, removed, renamed or resized file
+        changes it (a file rewritten to the same size does not: the check is one ``stat`` a
+        file, not a read)."""
+        import hashlib
+
+        h = hashlib.sha256(f"cg-data-1:{self.format}".encode())
+        lists = (
+            (self.train_a, self.val_a)
+            if self.paired
+            else (self.train_a, self.train_b, self.val_a, self.val_b)
+        )
+        for files in lists:
+            h.update(b"\0split")
+            for f in files:
+                rel = f.relative_to(self.root).as_posix()
+                h.update(f"\0{rel}\0{f.stat().st_size}".encode())
+        return h.hexdigest()[:16]
+
 
 def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")

@@ -9,6 +9,7 @@ Layout (the one place it is written down)::
       checkpoints/epoch_NNNN.pt   every ``checkpoint_every`` epochs
       samples/epoch_NNNN_ab.png   [output | source] grids per direction
       tensorboard/                TensorBoard events, with ``--tensorboard`` (cg.train.tensorboard)
+      train.log                   the lines per epoch of each start by ``cg report``'s workers
       .lock                       held (``flock``) while a trainer writes the folder
 
 The checkpoint is the source of truth: it carries the history too, and ``history.csv`` is
@@ -93,6 +94,10 @@ class RunDir:
         return self.samples / f"epoch_{epoch:04d}_{direction}.png"
 
     @property
+    def log_path(self) -> Path:
+        return self.root / "train.log"
+
+    @property
     def tensorboard(self) -> Path:
         return self.root / "tensorboard"
 
@@ -104,9 +109,11 @@ class RunDir:
         """Whether the folder holds (part of) a run."""
         return any(p.exists() for p in (self.last, self.history_path, self.config_path))
 
-    def is_complete(self, cfg: Any) -> bool:
-        """True if the folder holds a finished run (all ``cfg.epochs``) of exactly ``cfg``."""
-        from cg.config import config_diff, load_config
+    def is_complete(self, cfg: Any, data_fingerprint: str | None = None) -> bool:
+        """True if the folder holds a finished run (all ``cfg.epochs``) of ``cfg``, up to the
+        fields that change speed only (:data:`cg.config.SPEED_FIELDS`); its ``data`` may name
+        another folder when the checkpoint's data fingerprint is ``data_fingerprint``."""
+        from cg.config import SPEED_FIELDS, config_diff, load_config
 
         if not (self.config_path.is_file() and self.last.is_file()):
             return False
@@ -115,7 +122,14 @@ class RunDir:
             rows = self.read_history()
         except UserError:
             return False
-        return not config_diff(saved, cfg) and len(rows) >= cfg.epochs
+        diff = set(config_diff(saved, cfg)) - SPEED_FIELDS
+        if diff == {"data"} and data_fingerprint is not None:
+            try:
+                moved = load_checkpoint(self.last).get("data_fingerprint") == data_fingerprint
+            except UserError:
+                return False
+            diff = set() if moved else diff
+        return not diff and len(rows) >= cfg.epochs
 
     # --- the lock ----------------------------------------------------------------------------
     def acquire(self) -> None:
