@@ -38,7 +38,6 @@ from __future__ import annotations
 import io
 import json
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -171,62 +170,6 @@ def _inputs(multiple: int) -> list[torch.Tensor]:
     return [torch.rand(shape, generator=g) * 2 - 1 for shape in shapes]
 
 
-def _onnx_bytes(generator: nn.Module, example: torch.Tensor, metadata: dict[str, str]) -> bytes:
-    import torch
-
-    version = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2])
-    if version < ONNX_MIN_TORCH:
-        raise UserError(
-            f"ONNX export needs PyTorch >= {'.'.join(map(str, ONNX_MIN_TORCH))} (this is "
-            f"{torch.__version__}); upgrade torch, or use --format torchscript"
-        )
-    try:
-        import onnx
-        import onnxscript  # noqa: F401 - the dynamo exporter's dependency, checked up front
-    except ImportError as e:
-        raise UserError(
-            f"ONNX export needs the packages onnx and onnxscript ({e}); "
-            "`pip install onnx==1.23.2 onnxscript==0.7.2`"
-        ) from None
-    from torch.export import Dim
-
-    multiple, smallest = size_rule(generator)
-    height = Dim(f"height_div_{multiple}", min=smallest // multiple)
-    width = Dim(f"width_div_{multiple}", min=smallest // multiple)
-    shapes = {"x": {0: Dim("batch", min=1), 2: multiple * height, 3: multiple * width}}
-    with torch.no_grad():
-        program = torch.onnx.export(
-            generator,
-            (example,),
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_shapes=shapes,
-            dynamo=True,
-            verbose=False,
-        )
-    proto = program.model_proto
-    for key, value in metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    proto.doc_string = f"cg generator {metadata['translates']}: {INPUT_RANGE} -> {OUTPUT_RANGE}"
-    onnx.checker.check_model(proto, full_check=True)
-    return proto.SerializeToString()
-
-
-def _onnx_runner(data: bytes) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The ONNX model ``data`` in an ONNX Runtime session on the CPU, as a function."""
-    import onnxruntime
-    import torch
-
-    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
-
-    def run(x: torch.Tensor) -> torch.Tensor:
-        (y,) = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})
-        return torch.from_numpy(y)
-
-    return run
-
-
 def _torchscript_bytes(
     generator: nn.Module, example: torch.Tensor, metadata: dict[str, str]
 ) -> bytes:
@@ -277,8 +220,10 @@ def export_generator(
     if fmt == "onnx":
         import onnx
 
-        data = _onnx_bytes(generator, inputs[0], metadata)
-        run = _onnx_runner(data)
+        from cg.export.onnx_format import onnx_bytes, onnx_runner
+
+        data = onnx_bytes(generator, inputs[0], metadata)
+        run = onnx_runner(data)
         opset = next(o.version for o in onnx.load_from_string(data).opset_import if not o.domain)
         detail = f"opset {opset}"
     else:
