@@ -35,21 +35,31 @@ def data(synth) -> Path:
     return synth("cityscapes", n_train=16, n_val=8, seed=2)
 
 
+def _distance(run, reference, columns) -> float:
+    """Mean relative distance of ``run``'s history from ``reference``'s over ``columns``."""
+    import numpy as np
+
+    a = run[list(columns)].to_numpy(float)
+    b = reference[list(columns)].to_numpy(float)
+    return float(np.mean(np.abs(a - b) / np.maximum(np.abs(b), 1e-12)))
+
+
 def test_bf16_tracks_fp32(data, tmp_path):
+    """bf16 stays as close to fp32 as two fp32 runs that differ only in their seed stay to each
+    other: a bound set by training's own variation, not by the CPU the test was written on."""
     from cg.train.loop import train
 
-    runs = {
-        p: train(
-            make_config(data=str(data), epochs=3, precision=p, **TINY), tmp_path / p, progress=False
+    def run(name: str, precision: str, seed: int):
+        cfg = make_config(
+            **{**TINY, "data": str(data), "epochs": 3, "precision": precision, "seed": seed}
         )
-        for p in ("fp32", "bf16")
-    }
-    fp32, bf16 = runs["fp32"], runs["bf16"]
+        return train(cfg, tmp_path / name, progress=False)
+
+    fp32, bf16, reseeded = run("fp32", "fp32", 5), run("bf16", "bf16", 5), run("s6", "fp32", 6)
     close = ("loss_g", "loss_cycle", "loss_identity", "pixel_error_ab_val", "pixel_error_ba_val")
     game = ("loss_d", "loss_adv", "feedback_ab_val", "feedback_ba_val")
-    for cols, rel in ((close, 0.02), (game, 0.10)):
-        for col in cols:
-            assert list(bf16[col]) == pytest.approx(list(fp32[col]), rel=rel), col
+    for cols in (close, game):
+        assert _distance(bf16, fp32, cols) < _distance(reseeded, fp32, cols), cols
     # and the runs are not trivially equal: bf16 really ran in bf16
     assert list(bf16["loss_g"]) != list(fp32["loss_g"])
 
