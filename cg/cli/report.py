@@ -50,6 +50,26 @@ def add(sub: Any) -> None:
         help="folder for the executed notebooks and report.html (default: reports)",
     )
     p.add_argument("--root", default=".", help="repository root with notebooks/ and params/")
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="train N runs at a time on this machine (1: one run at a time with every "
+        "thread; default: sized to the machine, see the README's 'The grid')",
+    )
+    p.add_argument(
+        "--threads",
+        type=_positive,
+        metavar="N",
+        help="torch threads per run (default: the layout's; on a Dask worker, its own)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="train the runs on the Dask cluster whose scheduler is at ADDRESS "
+        "(e.g. tcp://10.0.0.5:8786); every worker needs the repository and the data at the "
+        "same paths as here",
+    )
     add_output_flags(p)
     p.add_argument(
         "--store-outputs",
@@ -60,6 +80,16 @@ def add(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return value
+
+
 def run(args: argparse.Namespace) -> None:
     """Run the report; with ``--quiet`` the lines it prints per notebook are left out and only
     the path of the report is printed."""
@@ -67,9 +97,15 @@ def run(args: argparse.Namespace) -> None:
     import io
     from pathlib import Path
 
+    from cg.errors import UserError
     from cg.progress import progress_enabled
     from cg.report.notebooks import NOTEBOOKS, report, store_checked_outputs
 
+    if args.scheduler and args.workers:
+        raise UserError(
+            "--workers sizes this machine's pool; with --scheduler the cluster's workers "
+            "decide how many runs train at a time"
+        )
     if args.store_outputs:
         for name in args.only or NOTEBOOKS:
             path = Path(args.root) / "notebooks" / f"{name}.ipynb"
@@ -86,6 +122,9 @@ def run(args: argparse.Namespace) -> None:
             out_dir=args.out,
             only=args.only,
             progress=progress_enabled(wants_progress(args)),  # papermill's bar, cg's rule
+            workers=args.workers,
+            threads=args.threads,
+            scheduler=args.scheduler,
         )
     if args.quiet:
         print(f"report: {html}")

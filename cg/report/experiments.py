@@ -1,35 +1,34 @@
-"""The report's experiments (R4), as the notebooks run them: data, runs that are reused when
-finished, and the tables that describe them.
+"""The report's runs as the notebooks use them: finished runs with their histories, and the
+tables that describe them.
 
-:func:`dataset` returns the files of a dataset: a user's folder, or the built-in synthetic
-stand-in, generated into a cache folder on first use. :func:`experiment` builds a config from a
-dataset's preset plus the notebook's parameters, reuses a finished run whose config is the same
-(the run folder's name carries a hash of the config), resumes an interrupted one, or trains a
-new one, and returns a :class:`Run` with its history.
+Which runs a notebook needs, their configs and folders, is the grid's (:mod:`cg.report.grid`);
+:func:`runs` returns a notebook's runs, reusing a finished run (``cg report`` trains the grid
+before it executes the notebooks), resuming an interrupted one, and training a missing one
+(a notebook opened by hand).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from cg.config import PRESETS, TrainConfig, make_config
-from cg.errors import UserError
+from cg.config import TrainConfig
+from cg.report.grid import EXPERIMENTS, Job, Plan, dataset, job
 
-#: The report's experiment names (R2, R4) and what each changes in the dataset's preset.
-EXPERIMENTS: dict[str, dict[str, Any]] = {
-    "noadv": {"adversarial": False},
-    "adv": {"adversarial": True},
-    "cycle_only": {"adversarial": False, "identity": "none"},
-    # the ablation the report may have meant by "cycle loss alone": cycle + CycleGAN's identity
-    "cycle_classic": {"adversarial": False, "identity": "classic"},
-}
+__all__ = [
+    "EXPERIMENTS",
+    "Run",
+    "data_summary",
+    "dataset",
+    "experiment",
+    "final_metrics",
+    "finish",
+    "runs",
+    "summary",
+]
 
 
 @dataclass(frozen=True)
@@ -51,65 +50,24 @@ class Run:
         return RunDir(self.out).last
 
 
-def _synthetic_folder(
-    cache_dir: str | Path, name: str, size: int, n_train: int, n_val: int, seed: int
-) -> Path:
-    from cg.data.synthetic import VERSION
+def finish(j: Job, data: Any, *, progress: bool = True, tensorboard: bool = False) -> Run:
+    """Job ``j`` as a finished :class:`Run`: reused when its folder holds it finished, else
+    trained (or resumed) here. ``tensorboard`` also logs the epochs trained here to
+    ``<run folder>/tensorboard/`` (see :func:`cg.train.loop.train`; it is not part of the
+    config, so it does not change the run folder)."""
+    from cg.train.loop import run_is_complete, train
+    from cg.train.run_dir import RunDir
 
-    folder = f"{name}-v{VERSION}-{size}px-{n_train}x{n_val}-seed{seed}"
-    return Path(cache_dir) / "synthetic" / folder
-
-
-def dataset(
-    name: str,
-    data_root: str | Path = "",
-    *,
-    cache_dir: str | Path = ".cache",
-    image_size: int = 64,
-    n_train: int = 200,
-    n_val: int = 20,
-    seed: int = 0,
-) -> Any:
-    """The files of dataset ``name`` (a preset: cityscapes, edges2shoes, face2simpson).
-
-    ``data_root`` = "" means the built-in synthetic dataset at ``image_size``, with ``n_train``
-    training and ``n_val`` validation images, generated under ``cache_dir/synthetic/`` the
-    first time (into a temporary folder, then renamed, so a half-written one is never used).
-    Otherwise ``data_root`` is a folder in pix2pix or unpaired format; its format must suit the
-    preset (paired presets need pix2pix pairs).
-    """
-    from cg.data import scan_dataset, synthesize
-
-    if name not in PRESETS:
-        raise UserError(f"unknown dataset {name!r}; choose one of {', '.join(PRESETS)}")
-    if data_root:
-        files = scan_dataset(data_root)
-    else:
-        if n_train < 1 or n_val < 1:
-            raise UserError(
-                f"n_train={n_train}, n_val={n_val}: the built-in dataset needs at least one "
-                "image per split"
-            )
-        folder = _synthetic_folder(cache_dir, name, image_size, n_train, n_val, seed)
-        if not folder.is_dir():
-            tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
-            shutil.rmtree(tmp, ignore_errors=True)
-            synthesize(name, tmp, size=image_size, n_train=n_train, n_val=n_val, seed=seed)
-            os.replace(tmp, folder)
-        files = scan_dataset(folder)
-    wants_pairs = PRESETS[name].get("paired")
-    if wants_pairs is not None and files.paired != wants_pairs:
-        need = "pix2pix (train/, val/ with A|B pairs)" if wants_pairs else "unpaired (trainA/...)"
-        raise UserError(
-            f"{files.root}: the {name} experiments need a {need} dataset, not {files.format}"
-        )
-    return files
+    if not run_is_complete(j.out, j.config):
+        train(j.config, j.out, resume="auto", progress=progress, tensorboard=tensorboard)
+    history = pd.read_csv(RunDir(j.out).history_path)
+    return Run(j.experiment, j.dataset, j.out, j.config, history, data)
 
 
-def run_folder(runs_dir: str | Path, dataset_name: str, name: str, cfg: TrainConfig) -> Path:
-    """``runs_dir/<dataset>-<experiment>-<hash of the config>``: a new config, a new folder."""
-    digest = hashlib.sha256(cfg.to_json().encode("utf-8")).hexdigest()[:10]
-    return Path(runs_dir) / f"{dataset_name}-{name}-{digest}"
+def runs(plan: Plan, *, progress: bool = True) -> dict[str, Run]:
+    """Every run of a notebook's ``plan`` (:func:`cg.report.grid.plan`), by experiment name,
+    in the plan's order; what is not finished is trained here."""
+    return {j.experiment: finish(j, plan.data, progress=progress) for j in plan.jobs}
 
 
 def experiment(
@@ -118,55 +76,14 @@ def experiment(
     runs_dir: str | Path,
     name: str,
     *,
-    image_size: int,
-    base_channels: int,
-    epochs: int,
-    batch_size: int,
-    n_train: int = 0,
-    n_val: int = 0,
-    device: str = "auto",
-    seed: int = 0,
     progress: bool = True,
     tensorboard: bool = False,
-    **overrides: Any,
+    **settings: Any,
 ) -> Run:
-    """Run experiment ``name`` (see :data:`EXPERIMENTS`) of ``dataset_name`` on ``data``.
-
-    The config is the dataset's preset, then the experiment's settings, then these
-    parameters: ``n_train``/``n_val`` cap the images used (0 = all); the discriminator's base
-    width follows ``base_channels`` (the report's G and D both start at 64); the models use the
-    channels_last memory layout (about 3x faster on a CPU for these small widths; the same
-    arithmetic); ``overrides`` are any other :class:`~cg.config.TrainConfig` fields. A finished
-    run with the same config is reused, an interrupted one resumed. ``tensorboard`` also logs
-    the epochs trained here to ``<run folder>/tensorboard/`` (see :func:`cg.train.loop.train`;
-    it is not part of the config, so it does not change the run folder).
-    """
-    from cg.train.loop import run_is_complete, train
-    from cg.train.run_dir import RunDir
-
-    if name not in EXPERIMENTS:
-        raise UserError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
-    settings: dict[str, Any] = {
-        "data": str(Path(data.root).resolve()),
-        "image_size": image_size,
-        "base_channels": base_channels,
-        "disc_channels": base_channels,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "max_train_images": n_train,
-        "max_val_images": n_val,
-        "device": device,
-        "seed": seed,
-        "channels_last": True,
-        **EXPERIMENTS[name],
-        **overrides,
-    }
-    cfg = make_config(dataset_name, **settings)
-    out = run_folder(runs_dir, dataset_name, name, cfg)
-    if not run_is_complete(out, cfg):
-        train(cfg, out, resume="auto", progress=progress, tensorboard=tensorboard)
-    history = pd.read_csv(RunDir(out).history_path)
-    return Run(name, dataset_name, out, cfg, history, data)
+    """One run outside the report's grid: experiment ``name`` of ``dataset_name`` on ``data``
+    with ``settings`` (:func:`cg.report.grid.job`'s), reused, resumed or trained."""
+    j = job(dataset_name, data, runs_dir, name, **settings)
+    return finish(j, data, progress=progress, tensorboard=tensorboard)
 
 
 def _count(files: list[Any], cap: int) -> int:

@@ -11,14 +11,17 @@ executed into ``reports/<name>.ipynb``; then all of them are joined into one sel
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from cg.errors import UserError
-from cg.files import atomic_write_text
+from cg.files import atomic_write_text, file_mode
+from cg.report.page import build_html, collect_findings, summary_markdown
 from cg.report.profiles import NOTEBOOKS, data_roots, load_profile, make_absolute
 
 
@@ -43,15 +46,20 @@ def check_kernel(name: str = "python3") -> None:
     )
 
 
-def _kernel_manager_class() -> type:
-    """Kernels for the notebook runs over IPC sockets (files in Jupyter's runtime folder), not
-    TCP ports: a local run needs no network port, and the kernel then has no reason to print
-    its warning about unencrypted TCP into every run's log."""
+def _kernel_manager_class(socket_dir: str | Path) -> type:
+    """Kernels for the notebook runs over IPC sockets, not TCP ports: a local run needs no
+    network port, and the kernel then has no reason to print its warning about unencrypted TCP
+    into every run's log. The socket files are ``socket_dir/kernel-N``, a folder private to
+    one notebook run (jupyter_client's default is ``kernel-ipc-N`` in the working folder, the
+    same names for every run: two reports at once would share them)."""
     from jupyter_client.manager import AsyncKernelManager
+
+    prefix = str(Path(socket_dir) / "kernel")
 
     class IpcKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", prefix)
             super().__init__(**kwargs)
 
     return IpcKernelManager
@@ -70,6 +78,7 @@ def run_notebooks(
     out_dir: str | Path = "reports",
     only: Sequence[str] = (),
     progress: bool = True,
+    shown_dir: str | Path | None = None,
 ) -> dict[str, float]:
     """Execute each notebook with its parameters into ``out_dir``; ``{name: seconds}``.
 
@@ -96,8 +105,10 @@ def run_notebooks(
         src = src_dir / f"{name}.ipynb"
         given = dict(params.get(name, {}))
         used = {k: v for k, v in given.items() if k in _declared(src)}
-        print(f"[{i}/{len(names)}] {name}.ipynb -> {out / (name + '.ipynb')}", flush=True)
+        shown = Path(shown_dir or out) / f"{name}.ipynb"
+        print(f"[{i}/{len(names)}] {name}.ipynb -> {shown}", flush=True)
         start = time.perf_counter()
+        sockets = tempfile.mkdtemp(prefix="cg-kernel-")
         try:
             pm.execute_notebook(
                 str(src),
@@ -106,14 +117,16 @@ def run_notebooks(
                 kernel_name="python3",
                 progress_bar=progress,
                 cwd=str(src_dir.resolve()),
-                kernel_manager_class=_kernel_manager_class(),
+                kernel_manager_class=_kernel_manager_class(sockets),
             )
         except pm.PapermillExecutionError as e:
             last = (e.evalue or "").strip().splitlines()
             raise UserError(
                 f"notebook {src} failed in cell {e.exec_count}: {e.ename}: "
-                f"{last[-1] if last else ''} (executed copy: {out / (name + '.ipynb')})"
+                f"{last[-1] if last else ''} (executed copy: {shown})"
             ) from None
+        finally:
+            shutil.rmtree(sockets, ignore_errors=True)
         times[name] = time.perf_counter() - start
         print(f"    {name}: {times[name]:.1f} s", flush=True)
     return times
@@ -167,130 +180,6 @@ def store_checked_outputs(notebook: str | Path) -> int:
     return kept
 
 
-def build_html(
-    executed: Sequence[str | Path],
-    path: str | Path,
-    *,
-    title: str,
-    intro: str = "",
-    summary: str = "",
-) -> Path:
-    """Join executed notebooks into one HTML page that reads like a report: the title, the
-    ``intro`` and ``summary`` (markdown) first, then each notebook's figures and tables with
-    code hidden and images embedded; the cells tagged ``report-appendix`` (run settings, long
-    metric tables) and every notebook's printed output (training logs) move to an appendix,
-    folded; parameters cells and stderr (progress bars) are left out."""
-    import html as html_lib
-
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    combined = nbformat.v4.new_notebook()
-    combined.cells.append(nbformat.v4.new_markdown_cell(f"# {title}\n\n{intro}".strip()))
-    if summary:
-        combined.cells.append(nbformat.v4.new_markdown_cell(summary))
-    appendix: list = []
-    logs: list[tuple[str, str]] = []
-    for nb_path in executed:
-        nb = nbformat.read(str(nb_path), as_version=4)
-        combined.metadata = combined.metadata or nb.metadata
-        printed: list[str] = []
-        for cell in nb.cells:
-            tags = set(cell.get("metadata", {}).get("tags", []))
-            if tags & {"parameters", "injected-parameters", "report-skip"}:
-                continue
-            if cell.cell_type == "code":
-                kept = []
-                for o in cell.outputs:
-                    if o.output_type == "stream":
-                        if o.get("name") == "stdout":
-                            printed.append(o.get("text", ""))
-                        continue
-                    kept.append(o)
-                cell.outputs = kept
-                if not cell.outputs:
-                    continue
-            (appendix if "report-appendix" in tags else combined.cells).append(cell)
-        if "".join(printed).strip():
-            logs.append((Path(nb_path).stem, "".join(printed)))
-    if appendix or logs:
-        combined.cells.append(
-            nbformat.v4.new_markdown_cell(
-                "## Appendix\nRun settings, final metrics and training logs of every notebook."
-            )
-        )
-        combined.cells.extend(appendix)
-        for name, text in logs:
-            combined.cells.append(
-                nbformat.v4.new_markdown_cell(
-                    f"<details><summary>Training log: {name}</summary>\n\n"
-                    f"<pre>{html_lib.escape(text)}</pre>\n\n</details>"
-                )
-            )
-    for i, cell in enumerate(combined.cells):
-        cell["id"] = f"cell-{i:04d}"  # ids from different notebooks may collide
-    exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True
-    )
-    body, _ = exporter.from_notebook_node(combined)
-    path = Path(path)
-    atomic_write_text(path, body)
-    return path
-
-
-def collect_findings(results_dir: str | Path, names: Sequence[str], out: str | Path) -> list:
-    """Join the findings CSVs the notebooks wrote (``results_dir/<dataset>.csv``, in report
-    order) into ``out`` (``reports/findings.csv``); returns the rows."""
-    from cg.report.findings import read_csv, write_csv
-
-    rows: list = []
-    for name in names:
-        path = Path(results_dir) / f"{name}.csv"
-        if path.is_file():
-            rows += read_csv(path)
-    write_csv(rows, out)
-    return rows
-
-
-def summary_markdown(rows: Sequence[Mapping[str, Any]], seconds: float) -> str:
-    """The page's first section: every finding with its verdict, numbers and interval, and how
-    long the run took on what machine."""
-    from cg.report import stats as S
-    from cg.report.findings_table import REPORT_CHECKS
-    from cg.runtime import describe_machine
-
-    def counted(part: Sequence[Mapping[str, Any]]) -> str:
-        n = {v: sum(r["verdict"] == v for r in part) for v in (S.HOLDS, S.FAILS, S.UNDECIDED)}
-        return f"{n[S.HOLDS]} hold, {n[S.FAILS]} do not hold, {n[S.UNDECIDED]} undecided"
-
-    core = [r for r in rows if r["id"] in REPORT_CHECKS]
-    further = [r for r in rows if r["id"] not in REPORT_CHECKS]
-    more = f"; {len(further)} further checks: {counted(further)}" if further else ""
-    lines = [
-        "## Summary",
-        "",
-        f"Built in {seconds / 60:.1f} minutes on {describe_machine()}. "
-        f"{len(core)} checks of the report's findings (R9): {counted(core)}{more}. Each is "
-        "decided from a statistic of the validation images and its 95% bootstrap interval "
-        "over the images (the section of each dataset says how).",
-        "",
-        "| finding | dataset | claim | verdict | statistic [95% interval] | numbers |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        est = S.Estimate(float(r["value"]), float(r["low"]), float(r["high"]), int(r["n"]))
-        cells = [
-            r["id"],
-            r["dataset"],
-            r["claim"],
-            f"**{r['verdict']}**",
-            f"{r['statistic']}: {est}",
-            r["numbers"],
-        ]
-        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines)
-
-
 def _intro(profile: str, params: Mapping[str, Mapping[str, Any]], roots: Mapping[str, str]) -> str:
     from cg import __version__
 
@@ -328,8 +217,21 @@ def report(
     out_dir: str | Path = "reports",
     only: Sequence[str] = (),
     progress: bool = True,
+    workers: int | None = None,
+    threads: int | None = None,
+    scheduler: str | None = None,
 ) -> Path:
-    """Run the report with ``profile`` and write ``out_dir/report.html``; returns its path."""
+    """Run the report with ``profile`` and write ``out_dir/report.html``; returns its path.
+
+    First the grid (:mod:`cg.report.grid`): every run the dataset notebooks need, the
+    unfinished ones trained side by side (:func:`cg.report.schedule.train_grid`: ``workers``
+    runs at a time with ``threads`` each, or on the Dask cluster at ``scheduler``); then the
+    notebooks, which find their runs finished. Everything is written into a folder private to
+    this report first and moved into ``out_dir`` at the end, file by file (each a rename), so
+    two reports at once never read each other's half-written files.
+    """
+    from cg.report import grid, schedule
+
     root = Path(root)
     params = load_profile(profile, root)
     roots = data_roots(data_root, data)
@@ -337,24 +239,52 @@ def report(
         params[name].update(make_absolute(dict(overrides or {}), Path.cwd()))
         if name in roots:
             params[name]["data_root"] = roots[name]
+    for n in only:
+        if n not in NOTEBOOKS:
+            raise UserError(f"unknown notebook {n!r}; known: {', '.join(NOTEBOOKS)}")
+    selected = [n for n in NOTEBOOKS if not only or n in only]
     out = Path(out_dir)
-    results = (out / "findings").resolve()
-    for name in NOTEBOOKS:
-        params[name].setdefault("results_dir", str(results))
-    start = time.perf_counter()
-    times = run_notebooks(
-        params, notebooks_dir=root / "notebooks", out_dir=out_dir, only=only, progress=progress
-    )
-    executed = [out / f"{n}.ipynb" for n in times]
-    rows = collect_findings(results, [n for n in NOTEBOOKS if n in times], out / "findings.csv")
-    total = time.perf_counter() - start
-    html = build_html(
-        executed,
-        out / "report.html",
-        title="U-Net CycleGAN: the report, regenerated",
-        intro=_intro(profile, params, roots),
-        summary=summary_markdown(rows, total) if rows else "",
-    )
+    out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
+    try:
+        results = stage / "findings"
+        for name in NOTEBOOKS:
+            params[name].setdefault("results_dir", str(results.resolve()))
+        start = time.perf_counter()
+        plans = grid.report_plans({n: params[n] for n in selected}, root / "notebooks")
+        jobs = [j for p in plans for j in p.jobs]
+        if jobs:
+            schedule.train_grid(
+                jobs, workers=workers, threads=threads, scheduler=scheduler, progress=progress
+            )
+        try:
+            times = run_notebooks(
+                params,
+                notebooks_dir=root / "notebooks",
+                out_dir=stage,
+                only=only,
+                progress=progress,
+                shown_dir=out,
+            )
+        except UserError:
+            _publish(stage, out)  # the executed copy of the failing notebook, to look at
+            raise
+        executed = [stage / f"{n}.ipynb" for n in times]
+        done = [n for n in NOTEBOOKS if n in times]
+        rows = collect_findings(results, done, stage / "findings.csv")
+        total = time.perf_counter() - start
+        build_html(
+            executed,
+            stage / "report.html",
+            title="U-Net CycleGAN: the report, regenerated",
+            intro=_intro(profile, params, roots),
+            summary=summary_markdown(rows, total) if rows else "",
+            run_logs={p.dataset: _run_logs(p) for p in plans},
+        )
+        _publish(stage, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    html = out / "report.html"
     print(
         f"report: {html} ({total:.0f} s: "
         + ", ".join(f"{n} {t:.0f} s" for n, t in times.items())
@@ -362,3 +292,28 @@ def report(
         flush=True,
     )
     return html
+
+
+def _run_logs(plan: Any) -> str:
+    """The training logs of a plan's runs, each under its run folder's name."""
+    from cg.train.run_dir import RunDir
+
+    parts = []
+    for job in plan.jobs:
+        path = RunDir(job.out).log_path
+        if path.is_file():
+            parts.append(f"== {job.name}\n{path.read_text(encoding='utf-8', errors='replace')}")
+    return "".join(parts)
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Move every file under ``stage`` to the same place under ``out`` (each an atomic rename
+    over the old file; the report.html last, once what it shows is in place)."""
+    files = sorted(
+        (p for p in stage.rglob("*") if p.is_file()), key=lambda p: p.name == "report.html"
+    )
+    for f in files:
+        target = out / f.relative_to(stage)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(f, file_mode())
+        os.replace(f, target)

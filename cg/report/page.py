@@ -1,0 +1,143 @@
+"""The report page: executed notebooks joined into one ``report.html`` that reads like a
+report, its summary of findings first, and the findings CSVs joined into ``findings.csv``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from cg.files import atomic_write_text
+
+__all__ = ["build_html", "collect_findings", "summary_markdown"]
+
+_WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def build_html(
+    executed: Sequence[str | Path],
+    path: str | Path,
+    *,
+    title: str,
+    intro: str = "",
+    summary: str = "",
+    run_logs: Mapping[str, str] | None = None,
+) -> Path:
+    """Join executed notebooks into one HTML page that reads like a report: the title, the
+    ``intro`` and ``summary`` (markdown) first, then each notebook's figures and tables with
+    code hidden and images embedded; the cells tagged ``report-appendix`` (run settings, long
+    metric tables) and every notebook's printed output move to an appendix, after the training
+    logs of its runs (``run_logs``, by notebook name: what the grid's workers wrote),
+    folded; parameters cells, stderr and widgets (progress bars) are left out."""
+    import html as html_lib
+
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    combined = nbformat.v4.new_notebook()
+    combined.cells.append(nbformat.v4.new_markdown_cell(f"# {title}\n\n{intro}".strip()))
+    if summary:
+        combined.cells.append(nbformat.v4.new_markdown_cell(summary))
+    appendix: list = []
+    logs: list[tuple[str, str]] = []
+    for nb_path in executed:
+        nb = nbformat.read(str(nb_path), as_version=4)
+        combined.metadata = combined.metadata or nb.metadata
+        printed: list[str] = []
+        for cell in nb.cells:
+            tags = set(cell.get("metadata", {}).get("tags", []))
+            if tags & {"parameters", "injected-parameters", "report-skip"}:
+                continue
+            if cell.cell_type == "code":
+                kept = []
+                for o in cell.outputs:
+                    if o.output_type == "stream":
+                        if o.get("name") == "stdout":
+                            printed.append(o.get("text", ""))
+                        continue
+                    if _WIDGET in o.get("data", {}):  # a progress bar's widget and its text
+                        continue
+                    kept.append(o)
+                cell.outputs = kept
+                if not cell.outputs:
+                    continue
+            (appendix if "report-appendix" in tags else combined.cells).append(cell)
+        text = (run_logs or {}).get(Path(nb_path).stem, "") + "".join(printed)
+        if text.strip():
+            logs.append((Path(nb_path).stem, text))
+    if appendix or logs:
+        combined.cells.append(
+            nbformat.v4.new_markdown_cell(
+                "## Appendix\nRun settings, final metrics and training logs of every notebook."
+            )
+        )
+        combined.cells.extend(appendix)
+        for name, text in logs:
+            combined.cells.append(
+                nbformat.v4.new_markdown_cell(
+                    f"<details><summary>Training log: {name}</summary>\n\n"
+                    f"<pre>{html_lib.escape(text)}</pre>\n\n</details>"
+                )
+            )
+    for i, cell in enumerate(combined.cells):
+        cell["id"] = f"cell-{i:04d}"  # ids from different notebooks may collide
+    exporter = HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True
+    )
+    body, _ = exporter.from_notebook_node(combined)
+    path = Path(path)
+    atomic_write_text(path, body)
+    return path
+
+
+def collect_findings(results_dir: str | Path, names: Sequence[str], out: str | Path) -> list:
+    """Join the findings CSVs the notebooks wrote (``results_dir/<dataset>.csv``, in report
+    order) into ``out`` (``reports/findings.csv``); returns the rows."""
+    from cg.report.findings import read_csv, write_csv
+
+    rows: list = []
+    for name in names:
+        path = Path(results_dir) / f"{name}.csv"
+        if path.is_file():
+            rows += read_csv(path)
+    write_csv(rows, out)
+    return rows
+
+
+def summary_markdown(rows: Sequence[Mapping[str, Any]], seconds: float) -> str:
+    """The page's first section: every finding with its verdict, numbers and interval, and how
+    long the run took on what machine."""
+    from cg.report import stats as S
+    from cg.report.findings_table import REPORT_CHECKS
+    from cg.runtime import describe_machine
+
+    def counted(part: Sequence[Mapping[str, Any]]) -> str:
+        n = {v: sum(r["verdict"] == v for r in part) for v in (S.HOLDS, S.FAILS, S.UNDECIDED)}
+        return f"{n[S.HOLDS]} hold, {n[S.FAILS]} do not hold, {n[S.UNDECIDED]} undecided"
+
+    core = [r for r in rows if r["id"] in REPORT_CHECKS]
+    further = [r for r in rows if r["id"] not in REPORT_CHECKS]
+    more = f"; {len(further)} further checks: {counted(further)}" if further else ""
+    lines = [
+        "## Summary",
+        "",
+        f"Built in {seconds / 60:.1f} minutes on {describe_machine()}. "
+        f"{len(core)} checks of the report's findings (R9): {counted(core)}{more}. Each is "
+        "decided from a statistic of the validation images and its 95% bootstrap interval "
+        "over the images (the section of each dataset says how).",
+        "",
+        "| finding | dataset | claim | verdict | statistic [95% interval] | numbers |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        est = S.Estimate(float(r["value"]), float(r["low"]), float(r["high"]), int(r["n"]))
+        cells = [
+            r["id"],
+            r["dataset"],
+            r["claim"],
+            f"**{r['verdict']}**",
+            f"{r['statistic']}: {est}",
+            r["numbers"],
+        ]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
