@@ -417,3 +417,27 @@ def test_reference_step_script_names_a_bad_checkout(tmp_path):
         )
         assert done.returncode != 0
         assert f"--repo {repo}" in done.stderr and "pytorch-CycleGAN-and-pix2pix" in done.stderr
+
+
+def test_bench_grid_part_times_layouts_side_by_side(capsys):
+    """The grid part: the report's step in several layouts (runs x threads) at once, each
+    layout's seed-steps per second, and the layout cg report's rule picks."""
+    from cg.bench.grid import layouts, measure_grid
+
+    assert layouts(2) == [(1, 2), (1, 1), (2, 1)]
+    assert (4, 2) in layouts(8) and (2, 4) in layouts(8)
+    rows = measure_grid(((32, 4, 4),), cores=2, warmup=1, seconds=0.5)
+    (row,) = rows
+    assert [(x["runs"], x["threads"]) for x in row["layouts"]] == layouts(2)
+    for x in row["layouts"]:
+        assert len(x["step_ms"]) == x["runs"] and all(m > 0 for m in x["step_ms"])
+        expected = sum(1e3 / m for m in x["step_ms"])
+        assert x["seed_steps_per_s"] == pytest.approx(expected)
+    assert row["rule"] == [2, 1] and row["fastest"] in ([1, 2], [1, 1], [2, 1])
+    from cg.bench.table import format_table
+
+    text = format_table(
+        {"machine": {"device": "cpu", "cpu": "x", "threads": 2, "torch": "t"}, "repeats": 1,
+         "seconds": 1, "warmup": 1, "rounds": 1, "grid": rows}
+    )  # fmt: skip
+    assert "seed-steps/s" in text and "2x1:" in text

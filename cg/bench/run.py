@@ -66,7 +66,7 @@ from cg.runtime import resolve_device
 
 # Dense bf16 peaks (TFLOP/s) of GPUs the model FLOP utilisation is computed against.
 GPU_BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0}
-PARTS = ("ceilings", "training", "epochs", "profile", "data", "translate")
+PARTS = ("ceilings", "training", "epochs", "profile", "data", "translate", "grid")
 
 # Where a step's time goes: PyTorch op names (profiler self time) by kind, first match wins.
 OP_KINDS = (
@@ -365,5 +365,10 @@ def run_bench(
                 small = {"base_channels": 8, "disc_channels": 8} if quick else {}
                 cfg = report_config(2 * size, **small)
                 result["translate"] = measure_translate(cfg, dev, root / "val", Path(tmp))
+    if "grid" in parts:
+        from cg.bench.grid import GRID_SHAPES, measure_grid
+
+        shapes = GRID_SHAPES[:1] if quick else GRID_SHAPES
+        result["grid"] = measure_grid(shapes, seconds=2.0 if quick else 10.0, say=say)
     result["machine"]["load_average_after"] = machine_info(dev)["load_average"]
     return result

@@ -105,6 +105,7 @@ def format_table(result: dict[str, Any]) -> str:
             f"{tr['image_size']} px, batch {tr['batch_size']}, decode to encode)",
             "",
         ]
+    lines += _grid_lines(result)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -166,6 +167,30 @@ def _epoch_lines(result: dict[str, Any]) -> list[str]:
         "",
     ]
     return lines
+
+
+def _grid_lines(result: dict[str, Any]) -> list[str]:
+    """The grid part: seed-steps per second of the machine in each layout (runs x threads)."""
+    rows = result.get("grid")
+    if not rows:
+        return []
+    lines = [
+        "grid: the report's step side by side, seed-steps/s of the whole machine "
+        "(runs x threads: ms per step of each run)"
+    ]
+    for r in rows:
+        shape = f"{r['image_size']}px {r['base_channels']}ch b{r['batch_size']}"
+        cells = [
+            f"{x['runs']}x{x['threads']}: {x['seed_steps_per_s']:.1f}/s "
+            f"({'/'.join(f'{m:.0f}' for m in x['step_ms'])} ms)"
+            for x in r["layouts"]
+        ]
+        fastest, rule = r["fastest"], r["rule"]
+        verdict = "the rule's" if fastest == rule else f"rule {rule[0]}x{rule[1]}"
+        lines.append(
+            f"  {shape:<16}" + "  ".join(cells) + f"  fastest {fastest[0]}x{fastest[1]} ({verdict})"
+        )
+    return lines + [""]
 
 
 def _data_ratio(result: dict[str, Any]) -> list[str]:

@@ -60,7 +60,9 @@ def add(sub: Any) -> None:
         default="ceilings,training,epochs,profile,data,translate",
         metavar="LIST",
         help="what to measure (default: all of ceilings,training,epochs,profile,data,"
-        "translate); epochs: whole `cg train` epochs of the reference cases, end to end",
+        "translate); epochs: whole `cg train` epochs of the reference cases, end to end; "
+        "grid (not in the default): the report's runs side by side in several layouts "
+        "(runs x threads), the measurement behind `cg report`'s default workers",
     )
     p.add_argument(
         "--epochs",
