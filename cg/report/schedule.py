@@ -39,7 +39,7 @@ from typing import Any
 
 from cg.errors import UserError
 from cg.report.grid import Job
-from cg.report.layout import Layout, default_layout
+from cg.report.layout import Layout, default_layout, expected_cost
 from cg.report.worker import Outcome, init_worker, one_line, stop_token, tail, train_job
 
 __all__ = [
@@ -202,6 +202,7 @@ def train_grid(
     if not todo:
         print(f"grid: all {len(outcomes)} runs finished already", file=stream, flush=True)
         return [outcomes[j.name] for j in jobs]
+    todo.sort(key=expected_cost, reverse=True)  # longest first: the last to end are short
     token = uuid.uuid4().hex
     if scheduler:
         layout = Layout(0, threads, (), f"Dask scheduler {scheduler}")
