@@ -3,6 +3,7 @@ check on hand-made model outputs, and every check on real tiny runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 import torch
 
 from cg.config import make_config
-from cg.report import experiments, findings, kid, scores
+from cg.report import experiments, findings, findings_unpaired, kid, scores
 from cg.report import stats as S
 
 # --- verdicts and intervals ------------------------------------------------------------------
@@ -84,6 +85,7 @@ def fake_outputs(monkeypatch):
 
     monkeypatch.setattr(findings, "outputs", outputs)
     monkeypatch.setattr(scores, "outputs", outputs)
+    monkeypatch.setattr(findings_unpaired, "outputs", outputs)
     return table
 
 
@@ -152,6 +154,12 @@ def test_cycle_only_checks(fake_outputs, monkeypatch):
     cycle_only = _run("cityscapes", "cycle_only", **curve)
     noadv = _run("cityscapes", "noadv")
     monkeypatch.setattr(findings, "data_distance", lambda run: 0.5)
+    untrained = {"cycle_only": 0.2}
+    monkeypatch.setattr(
+        findings,
+        "untrained_identity_distances",
+        lambda run, d: np.full(48, untrained[run.name]),
+    )
     # the cycle-only generators copy their input; the identity-loss ones translate
     fake_outputs[("cycle_only", "ab")] = (a + 0.01 * b, a, b)
     fake_outputs[("cycle_only", "ba")] = (b + 0.01 * a, b, a)
@@ -160,10 +168,9 @@ def test_cycle_only_checks(fake_outputs, monkeypatch):
     assert findings.cycle_only_does_not_learn(cycle_only, noadv)["verdict"] == "holds"
     row = findings.ends_at_identity(cycle_only, "R9.5-identity", "claim")
     assert row["verdict"] == "holds" and row["high"] < 0.5
-    rising = _run(
-        "cityscapes", "cycle_only", identity_ab_val=[0.01, 0.2], identity_ba_val=[0.01, 0.2]
-    )
-    assert findings.ends_at_identity(rising, "x", "claim")["verdict"] == "does not hold"
+    assert "0.2000 -> " in row["numbers"]  # from the untrained generators, not epoch 1
+    untrained["cycle_only"] = 0.001  # it started closer to the identity than it ended
+    assert findings.ends_at_identity(cycle_only, "x", "claim")["verdict"] == "does not hold"
 
 
 def test_unpaired_checks(fake_outputs, monkeypatch):
@@ -232,3 +239,71 @@ def test_findings_on_real_runs(tiny_runs, tmp_path):
     h = r["noadv"].history
     for col in ("seg_pixel_acc_val", "seg_class_acc_val", "seg_class_iou_val"):
         assert h[col].between(0, 1).all(), col
+
+
+def test_kid_resamples_compare_only_different_sources():
+    rng = np.random.default_rng(1)
+    f, r = rng.normal(0, 1, (20, 8)), rng.normal(0.2, 1, (24, 8))
+    k = (kid._kernel(f, f), kid._kernel(r, r), kid._kernel(f, r))
+    ones_f, ones_r = np.ones(20), np.ones(24)
+    assert kid.kid_of_counts(*k, ones_f, ones_r) == pytest.approx(kid.kid(f, r), rel=1e-12)
+    # every image drawn twice is the same set: its copies are not compared with each other
+    twice = kid.kid_of_counts(*k, 2 * ones_f, 2 * ones_r)
+    assert twice == pytest.approx(kid.kid(f, r), rel=1e-12)
+    duplicated = np.concatenate([f, f])  # as the old resampling saw a doubled set
+    assert abs(kid.kid(duplicated, r) - kid.kid(f, r)) > 10 * abs(twice - kid.kid(f, r))
+    with pytest.raises(ValueError, match="translations"):
+        kid.kid_estimate(torch.zeros(3, 3, 8, 8), torch.zeros(4, 3, 8, 8),
+                         torch.zeros(3, 3, 8, 8), torch.zeros(4, 3, 8, 8))  # fmt: skip
+
+
+def _epochs_run(tmp_path, n: int) -> experiments.Run:
+    run = _run("edges2shoes", "noadv", pixel_error_ab_val=[0.1] * n, pixel_error_ba_val=[0.1] * n)
+    run = dataclasses.replace(run, out=tmp_path / "run")
+    (run.out / "checkpoints").mkdir(parents=True)
+    for epoch in range(1, n + 1):
+        (run.out / "checkpoints" / f"epoch_{epoch:04d}.pt").write_bytes(b"")
+    return run
+
+
+def test_overfit_chooses_the_best_epoch_on_one_half_and_tests_on_the_other(tmp_path, monkeypatch):
+    run = _epochs_run(tmp_path, 10)
+    rng = np.random.default_rng(0)
+    noise = {e: rng.normal(0, 0.01, 64) for e in range(1, 11)}
+
+    def flat(run, direction, split="val", checkpoint=None):  # no trend: epoch noise only
+        return 0.1 + noise[int(checkpoint.stem.split("_")[1])]
+
+    monkeypatch.setattr(findings, "pixel_errors_of", flat)
+    row = findings.overfits(run)
+    assert row["verdict"] != "holds"
+    # chosen and tested on the same images, last / best would be >= 1 by construction
+    assert row["low"] < 1 < row["high"]
+
+    def early_minimum(run, direction, split="val", checkpoint=None):
+        epoch = int(checkpoint.stem.split("_")[1])
+        return (0.08 if epoch == 2 else 0.1) + noise[epoch] / 10
+
+    monkeypatch.setattr(findings, "pixel_errors_of", early_minimum)
+    row = findings.overfits(run)
+    assert row["verdict"] == "holds" and "lowest at epoch 2 of 10" in row["numbers"]
+
+
+def test_generalising_better_needs_a_lower_validation_error_too(monkeypatch):
+    noadv, adv = _run("edges2shoes", "noadv"), _run("edges2shoes", "adv")
+    rng = np.random.default_rng(2)
+    jitter = {k: rng.normal(0, 0.002, 48) for k in ("val", "train")}
+    # adv: a smaller gap only because it fits the training images worse, and a higher
+    # validation error than noadv
+    errors = {("adv", "val"): 0.12, ("adv", "train"): 0.11, ("noadv", "val"): 0.10,
+              ("noadv", "train"): 0.05}  # fmt: skip
+
+    def pixel_errors_of(run, direction, split="val", checkpoint=None):
+        return errors[(run.name, split)] + jitter[split]
+
+    monkeypatch.setattr(findings, "pixel_errors_of", pixel_errors_of)
+    row = findings.adv_generalises_better(noadv, adv)
+    assert row["high"] < 0  # the gap alone would hold
+    assert row["verdict"] == "does not hold"
+    errors[("adv", "val")], errors[("adv", "train")] = 0.08, 0.07
+    assert findings.adv_generalises_better(noadv, adv)["verdict"] == "holds"

@@ -37,6 +37,33 @@ REPORT_CHECKS = frozenset(
 )
 
 
+def row(
+    id_: str,
+    dataset: str,
+    claim: str,
+    test: str,
+    statistic: str,
+    e: S.Estimate,
+    line: float,
+    numbers: str,
+    verdict: str,
+) -> dict[str, Any]:
+    return {
+        "id": id_,
+        "dataset": dataset,
+        "claim": claim,
+        "test": test,
+        "statistic": statistic,
+        "value": e.value,
+        "low": e.low,
+        "high": e.high,
+        "line": line,
+        "n": e.n,
+        "numbers": numbers,
+        "verdict": verdict,
+    }
+
+
 def table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """The rows as a reader wants them: claim, verdict, the estimate with its interval, the
     numbers behind it and the test."""

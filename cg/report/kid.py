@@ -7,9 +7,14 @@ kernel ``k(x, y) = (x . y / d + 1)^3``::
 
     KID = mean_{i != j} k(f_i, f_j) + mean_{i != j} k(r_i, r_j) - 2 mean_{i, j} k(f_i, r_j)
 
-computed here on all images at once (the sets are small), and its interval by resampling the
-images of all four sets with replacement (:data:`cg.report.stats.RESAMPLES` times; a resampled
-set keeps an image's repeats, which the off-diagonal means treat as distinct images).
+computed here on all images at once (the sets are small). Its interval resamples the *source*
+images with replacement (:data:`cg.report.stats.RESAMPLES` times), once per domain: a
+validation image of A stands in a resample both as itself (a real image of A) and through its
+translation (a generated image of B), so the sets that share sources are resampled together.
+A resample is a multiset of sources; its KID is the same estimator over pairs of *different*
+sources (:func:`kid_of_counts`): an image drawn twice is not compared with its own copy as if
+they were two images (that would add ``k(x, x)``, the kernel's largest values, to the
+within-set means).
 """
 
 from __future__ import annotations
@@ -45,6 +50,21 @@ def kid_from_kernels(kff: np.ndarray, krr: np.ndarray, kfr: np.ndarray) -> float
     return float(off_f + off_r - 2 * kfr.mean())
 
 
+def _off_diagonal(k: np.ndarray, c: np.ndarray) -> float:
+    """The mean of ``k`` over pairs of different sources, source ``i`` drawn ``c[i]`` times."""
+    pairs = c.sum() ** 2 - np.sum(c * c)
+    return float((c @ k @ c - np.sum(c * c * np.diag(k))) / pairs)
+
+
+def kid_of_counts(
+    kff: np.ndarray, krr: np.ndarray, kfr: np.ndarray, cf: np.ndarray, cr: np.ndarray
+) -> float:
+    """KID of a resample: generated image ``i`` drawn ``cf[i]`` times, real image ``j``
+    ``cr[j]`` times (all ones: :func:`kid_from_kernels`)."""
+    cross = float(cf @ kfr @ cr) / (cf.sum() * cr.sum())
+    return _off_diagonal(kff, cf) + _off_diagonal(krr, cr) - 2 * cross
+
+
 def kid(fake: np.ndarray, real: np.ndarray) -> float:
     """KID between two feature sets (module docstring)."""
     return kid_from_kernels(_kernel(fake, fake), _kernel(real, real), _kernel(fake, real))
@@ -54,27 +74,23 @@ def kid_estimate(
     fake_b: torch.Tensor, real_b: torch.Tensor, fake_a: torch.Tensor, real_a: torch.Tensor
 ) -> tuple[S.Estimate, float, float]:
     """``KID(fake_a, real_a) - KID(fake_b, real_b)`` with its bootstrap interval, and the two
-    KIDs (A -> B, B -> A)."""
+    KIDs (A -> B, B -> A). ``fake_b[i]`` is the translation of ``real_a[i]`` and ``fake_a[j]``
+    that of ``real_b[j]`` (the validation images of each domain, in order)."""
+    if len(fake_b) != len(real_a) or len(fake_a) != len(real_b):
+        raise ValueError("each generated set must hold the translations of the other real set")
     f = [features(x) for x in (fake_b, real_b, fake_a, real_a)]
     k_ab = (_kernel(f[0], f[0]), _kernel(f[1], f[1]), _kernel(f[0], f[1]))
     k_ba = (_kernel(f[2], f[2]), _kernel(f[3], f[3]), _kernel(f[2], f[3]))
     kid_ab, kid_ba = kid_from_kernels(*k_ab), kid_from_kernels(*k_ba)
     rng = np.random.default_rng(S.SEED)
+    n_a, n_b = len(real_a), len(real_b)
     diffs = np.empty(S.RESAMPLES)
     for t in range(S.RESAMPLES):
-        idx = [rng.integers(0, len(x), len(x)) for x in f]
-        ab = kid_from_kernels(
-            k_ab[0][np.ix_(idx[0], idx[0])],
-            k_ab[1][np.ix_(idx[1], idx[1])],
-            k_ab[2][np.ix_(idx[0], idx[1])],
-        )
-        ba = kid_from_kernels(
-            k_ba[0][np.ix_(idx[2], idx[2])],
-            k_ba[1][np.ix_(idx[3], idx[3])],
-            k_ba[2][np.ix_(idx[2], idx[3])],
-        )
+        c_a = np.bincount(rng.integers(0, n_a, n_a), minlength=n_a).astype(np.float64)
+        c_b = np.bincount(rng.integers(0, n_b, n_b), minlength=n_b).astype(np.float64)
+        ab = kid_of_counts(*k_ab, c_a, c_b)  # fake_b comes from A's sources, real_b is B's
+        ba = kid_of_counts(*k_ba, c_b, c_a)
         diffs[t] = ba - ab
     alpha = (1 - S.LEVEL) / 2
     low, high = np.quantile(diffs, [alpha, 1 - alpha])
-    n = min(len(x) for x in f)
-    return S.Estimate(kid_ba - kid_ab, float(low), float(high), n), kid_ab, kid_ba
+    return S.Estimate(kid_ba - kid_ab, float(low), float(high), min(n_a, n_b)), kid_ab, kid_ba

@@ -134,6 +134,24 @@ def identity_distances(run: Run, direction: str) -> np.ndarray:
     return identity_distance(fake, source).numpy()
 
 
+def untrained_identity_distances(run: Run, direction: str) -> np.ndarray:
+    """Per image, ``|G(x) - x|`` of the run's generator as training started: its initial
+    weights, built from the config's seed as training built them (:func:`build_session`), in
+    eval mode like every scored model."""
+    import dataclasses
+
+    from cg.train.state import build_session
+    from cg.translate import translate_batch
+
+    cfg = dataclasses.replace(run.config, device="cpu")
+    models = build_session(cfg, torch.device("cpu")).models
+    generator = (models.g_ab if direction == "ab" else models.g_ba).eval()
+    x = images(run, "a" if direction == "ab" else "b", "val")
+    with torch.inference_mode():
+        fake = torch.cat([translate_batch(generator, c) for c in x.split(32)])
+    return identity_distance(fake, x).numpy()
+
+
 def data_distance(run: Run) -> float:
     """Mean |A - B| over the validation pairs, in [0, 1] units (paired data only)."""
     a, b = images(run, "a", "val"), images(run, "b", "val")

@@ -1,0 +1,58 @@
+"""The finding of the unpaired face2simpson run (R9.4), decided from numbers (R10) as in
+:mod:`cg.report.findings`: which direction is blurry, and which works better."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cg.report import stats as S
+from cg.report.findings_table import row
+from cg.report.scores import detail_ratios, outputs
+
+if TYPE_CHECKING:
+    from cg.report.experiments import Run
+
+
+def simpson_to_human_blurry(run: Run) -> dict[str, Any]:
+    """R9.4: Simpson -> human is blurry, human -> Simpson is not."""
+    ab, ba = detail_ratios(run, "ab"), detail_ratios(run, "ba")
+    e = S.estimate([ab, ba], S.mean_difference)
+    return row(
+        "R9.4-blur",
+        run.dataset,
+        "Simpson -> human is blurry, human -> Simpson is not",
+        "detail ratio (detail of outputs / of real target images, validation) of human -> "
+        "Simpson minus Simpson -> human; holds if the interval is above 0",
+        "detail ratio difference",
+        e,
+        0.0,
+        f"detail ratio human -> Simpson {ab.mean():.3f}, Simpson -> human {ba.mean():.3f}",
+        S.above(e, 0.0),
+    )
+
+
+def human_to_simpson_better(run: Run) -> dict[str, Any]:
+    """R9.4: human -> Simpson works better, by KID against each direction's real target."""
+    from cg.report.kid import kid_estimate
+
+    fake_b, _, real_b = outputs(run, "ab")
+    fake_a, _, real_a = outputs(run, "ba")
+    e, k_ab, k_ba = kid_estimate(fake_b, real_b, fake_a, real_a)
+    return row(
+        "R9.4-better",
+        run.dataset,
+        "human -> Simpson works better than Simpson -> human",
+        "KID of each direction's validation outputs against the real images of its target "
+        "domain (same Inception yardstick), Simpson -> human minus human -> Simpson; holds if "
+        "the interval is above 0",
+        "KID difference",
+        e,
+        0.0,
+        f"KID human -> Simpson {k_ab:.4f}, Simpson -> human {k_ba:.4f}",
+        S.above(e, 0.0),
+    )
+
+
+def unpaired(run: Run) -> list[dict[str, Any]]:
+    """R9.4 on the unpaired face2simpson run."""
+    return [simpson_to_human_blurry(run), human_to_simpson_better(run)]
