@@ -307,3 +307,52 @@ def test_generalising_better_needs_a_lower_validation_error_too(monkeypatch):
     assert row["verdict"] == "does not hold"
     errors[("adv", "val")], errors[("adv", "train")] = 0.08, 0.07
     assert findings.adv_generalises_better(noadv, adv)["verdict"] == "holds"
+
+
+# --- over seeds -------------------------------------------------------------------------------
+
+
+def test_student_t_interval_over_seeds():
+    from scipy import stats as scipy_stats
+
+    values = [0.1, 0.14, 0.08, 0.12, 0.11]
+    e = S.over_seeds(values)
+    low, high = scipy_stats.t.interval(0.95, 4, loc=np.mean(values), scale=scipy_stats.sem(values))
+    assert (e.value, e.low, e.high, e.n) == pytest.approx((np.mean(values), low, high, 5))
+    assert math.isnan(S.over_seeds([0.1]).low) and math.isnan(S.over_seeds([0.1, np.nan]).high)
+    assert S.consensus(["holds", "holds"]) == "holds"
+    assert S.consensus(["does not hold"] * 3) == "does not hold"
+    assert S.consensus(["holds", "does not hold"]) == "undecided"
+
+
+def _seed_row(value: float, verdict: str, **extra) -> dict:
+    e = S.Estimate(value, value - 0.001, value + 0.001, 48)
+    return findings.row("R9.x", "d", "claim", "test", "stat", e, 0.0, "n", verdict,
+                        rule="below", **extra)  # fmt: skip
+
+
+def test_a_check_over_seeds_is_decided_by_the_seeds_not_the_images():
+    # every seed's own image interval is narrow and below 0 but one: the seeds disagree
+    rows = [_seed_row(v, "holds" if v < 0 else "does not hold") for v in (-0.01, -0.02, 0.015)]
+    row = findings.over_seeds(rows, [3, 4, 5])
+    assert row["seeds"] == 3 and row["verdict"] == "undecided"
+    assert [float(v) for v in row["per_seed"].split(";")] == [-0.01, -0.02, 0.015]
+    assert row["value"] == pytest.approx(-0.005) and row["low"] < 0 < row["high"]
+    assert "seed 3: " in row["numbers"] and "seed 5: " in row["numbers"]
+    steady = [_seed_row(v, "holds") for v in (-0.010, -0.012, -0.011, -0.009, -0.010)]
+    assert findings.over_seeds(steady, range(5))["verdict"] == "holds"
+    # a further part, and a condition, must hold over the seeds too
+    parts = [_seed_row(v, "holds", parts=[("below", 0.0, p)]) for v, p in
+             ((-0.010, 0.02), (-0.012, 0.03), (-0.011, 0.025))]  # fmt: skip
+    assert findings.over_seeds(parts, range(3))["verdict"] == "does not hold"
+    split = [_seed_row(-0.01, "holds", conditions=[c]) for c in ("holds", "does not hold")]
+    assert findings.over_seeds(split, range(2))["verdict"] == "undecided"
+    assert findings.over_seeds(steady[:1], [0]) == steady[0]  # one seed: its own row
+
+
+def test_arms_must_be_paired_by_seed():
+    a = [_run("cityscapes", "noadv"), _run("cityscapes", "noadv")]
+    b = [dataclasses.replace(r, config=dataclasses.replace(r.config, seed=s))
+         for r, s in zip(a, (0, 1))]  # fmt: skip
+    with pytest.raises(Exception, match="other seeds"):
+        findings.paired(a, b)

@@ -72,7 +72,10 @@ def test_report_plans_resolve_the_notebooks_defaults_and_the_profile(tmp_path):
     plans = grid.report_plans(params, REPO / "notebooks")
     assert [p.dataset for p in plans] == list(grid.RUNS)
     names = [j.name for p in plans for j in p.jobs]
-    assert len(names) == len(set(names)) == sum(len(r) for r in grid.RUNS.values())
+    seeds = params["cityscapes"]["n_seeds"]
+    every = seeds * sum(len(r) for r in grid.RUNS.values())
+    assert len(names) == len(set(names)) == every - (seeds - 1) * len(grid.FIRST_SEED_ONLY)
+    assert plans[0].seeds == tuple(range(params["cityscapes"]["seed"], seeds))
     job = plans[1].job("noadv")
     # the smoke profile names no lr: the notebook's own default applies, as papermill leaves it
     assert job.config.lr == grid.notebook_defaults(REPO / "notebooks/edges2shoes.ipynb")["lr"]
@@ -203,6 +206,7 @@ def test_cg_report_exits_non_zero_with_one_line_per_failed_run(tmp_path, capsys)
     args += ["--data", f"edges2shoes={data}", "--out", str(tmp_path / "reports"), "--quiet"]
     for key in ("cache_dir", "runs_dir", "figures_dir"):
         args += ["-p", f"{key}={tmp_path / key}"]
+    args += ["-p", "n_seeds=1"]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0].startswith("error: 2 run(s) failed")
@@ -279,13 +283,13 @@ def test_two_reports_at_once_on_one_checkout_do_not_collide(tmp_path):
     before = set((REPO / "notebooks").iterdir())
     procs = [
         subprocess.Popen(
-            _report_cmd(tmp_path, "-p", f"seed={seed}", "--workers", "1"),
+            _report_cmd(tmp_path, "-p", f"seed={seed}", "--workers", "1"),  # blocks apart
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             cwd=REPO,
         )
-        for seed in (5, 6)
+        for seed in (5, 50)
     ]
     results = [p.communicate(timeout=600) for p in procs]
     for p, (_out, err) in zip(procs, results):
@@ -293,7 +297,8 @@ def test_two_reports_at_once_on_one_checkout_do_not_collide(tmp_path):
     assert set((REPO / "notebooks").iterdir()) == before  # no socket files left in the tree
     assert not list((tmp_path / "reports").glob(".report-*"))
     assert (tmp_path / "reports" / "report.html").is_file()
-    assert len(list((tmp_path / "runs_dir").iterdir())) == 4  # 2 seeds x 2 runs
+    seeds = profiles.load_profile("smoke", REPO)["edges2shoes"]["n_seeds"]
+    assert len(list((tmp_path / "runs_dir").iterdir())) == 2 * seeds * 2  # 2 blocks, 2 runs
 
 
 def test_the_report_page_drops_progress_bar_widgets(tmp_path):
@@ -380,7 +385,9 @@ def test_cg_report_runs_the_smoke_profile_on_a_dask_cluster(cluster, tmp_path):
     assert main(args) == 0
     assert (tmp_path / "reports" / "report.html").is_file()
     runs = sorted((tmp_path / "runs_dir").iterdir())
-    assert len(runs) == sum(len(r) for r in grid.RUNS.values())
+    seeds = profiles.load_profile("smoke", REPO)["cityscapes"]["n_seeds"]
+    every = seeds * sum(len(r) for r in grid.RUNS.values())
+    assert len(runs) == every - (seeds - 1) * len(grid.FIRST_SEED_ONLY)
     starts = {RunDir(r).log_path.read_text().splitlines()[0].split()[-1] for r in runs}
     assert len(starts) == 2, starts  # both workers trained runs
     # the notebooks found every run finished: nothing was trained outside the workers
@@ -434,3 +441,50 @@ def test_an_unreachable_scheduler_is_one_line_without_a_traceback(tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}")
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+# --- seeds ------------------------------------------------------------------------------------
+
+
+def test_a_block_of_seeds_has_each_seed_s_data_and_every_experiment(tmp_path):
+    plan = _plan(tmp_path, seed=7, n_seeds=3)
+    assert plan.seeds == (7, 8, 9) and len(plan.jobs) == 3 * len(grid.RUNS["edges2shoes"])
+    roots = [d.root for d in plan.data_by_seed]
+    assert len(set(roots)) == 3 and plan.data.root == roots[0]  # a data draw per seed
+    assert plan.job("adv", 8).config.seed == 8 and plan.job("adv").config.seed == 7
+    assert plan.job("adv", 8).config.data == str(Path(roots[1]).resolve())
+    with pytest.raises(Exception, match="of seed 10"):
+        plan.job("adv", 10)
+    with pytest.raises(Exception, match="n_seeds=0"):
+        _plan(tmp_path, n_seeds=0)
+
+
+def test_the_arms_of_one_seed_share_initial_generators_and_batches(tmp_path):
+    """Within a seed, with and without the adversarial loss (and cycle-only) start from the
+    same generator weights and see the same batches: the comparison is paired by seed."""
+    from cg.data import scan_dataset
+    from cg.data.loaders import build_pipeline, resolve_config
+    from cg.train.loop import epoch_seed
+    from cg.train.state import build_session
+
+    plan = _plan(tmp_path, dataset="cityscapes", seed=11)
+    weights, batches = {}, {}
+    for job in plan.jobs:
+        files = scan_dataset(job.config.data)
+        cfg = resolve_config(job.config, files)
+        models = build_session(cfg, torch.device("cpu")).models
+        weights[job.experiment] = [models.g_ab.state_dict(), models.g_ba.state_dict()]
+        pipeline = build_pipeline(cfg, files)
+        batches[job.experiment] = [
+            next(iter(pipeline.train_loader(e, epoch_seed(cfg.seed, e)))) for e in (1, 2)
+        ]
+    first = plan.experiments[0]
+    for name in plan.experiments[1:]:
+        for a, b in zip(weights[first], weights[name]):
+            assert all(torch.equal(a[k], b[k]) for k in a), name
+        for a, b in zip(batches[first], batches[name]):
+            assert all(torch.equal(a[k], b[k]) for k in a), name
+    other = _plan(tmp_path, dataset="cityscapes", seed=12).job("noadv")
+    files = scan_dataset(other.config.data)
+    g = build_session(resolve_config(other.config, files), torch.device("cpu")).models.g_ab
+    assert any(not torch.equal(v, weights[first][0][k]) for k, v in g.state_dict().items())

@@ -132,7 +132,7 @@ def test_architecture_figures_draw_every_block(tmp_path):
 
 def test_figure_table_covers_the_report():
     keys = [f.key for f in captions.FIGURES]
-    assert keys == [str(i) for i in range(1, 21)] + ["A1"]
+    assert keys == [str(i) for i in range(1, 21)] + ["A1", "A2", "A3", "A4"]
     files = [f.file for f in captions.FIGURES]
     assert len(set(files)) == len(files)
     for f in captions.FIGURES[:20]:
@@ -143,6 +143,8 @@ def test_figure_table_covers_the_report():
             "edges2shoes",
             "face2simpson",
         )
+    for f in captions.FIGURES[21:]:  # the findings per seed, one figure per dataset
+        assert f.file == f"fig{f.key}_{f.notebook}_findings_by_seed.png"
     assert captions.spec(3) is captions.spec("3")
     with pytest.raises(KeyError):
         captions.spec(21)
@@ -162,3 +164,22 @@ def test_publish_saves_under_the_fixed_name_and_shows_the_caption(tmp_path):
     assert (tmp_path / captions.spec("A1").file).is_file()
     assert "Figure A1 (added)" in shown._repr_html_()
     assert repr(shown) == "Figure A1 (added): figA1_cityscapes_cycle_only_collapse.png"
+
+
+def test_findings_by_seed_figure_draws_each_check_s_seeds_and_line():
+    from cg.report import figures, findings
+    from cg.report import stats as S
+
+    def seed_row(v):
+        e = S.Estimate(v, v - 0.01, v + 0.01, 8)
+        return findings.row("R9.2-equal", "d", "c", "t", "relative difference", e, 0.15, "n",
+                            "holds", rule="within")  # fmt: skip
+
+    row = findings.over_seeds([seed_row(v) for v in (0.05, 0.08, -0.02)], [0, 1, 2])
+    fig = figures.findings_figure([row], "cityscapes")
+    (ax,) = fig.axes
+    assert ax.get_title() == f"R9.2-equal: {row['verdict']}"
+    dots = ax.collections[0].get_offsets()
+    assert list(dots[:, 1]) == pytest.approx([0.05, 0.08, -0.02])
+    lines = sorted(line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == "--")
+    assert lines == pytest.approx([-0.15, 0.15])  # the equivalence band

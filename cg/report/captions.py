@@ -186,6 +186,18 @@ FIGURES: tuple[FigureSpec, ...] = (
         "input.",
         "cityscapes",
     ),
+    *(
+        FigureSpec(
+            key,
+            f"fig{key}_{dataset}_findings_by_seed.png",
+            f"Not a figure of the report (R10): {dataset}, each finding's statistic per "
+            "training seed (dots), their mean with its 95% Student t interval over the seeds "
+            "(bar), and the line the claim draws (dashed; for R9.2-equal the ±15% band). "
+            "The title gives the verdict over the seeds.",
+            dataset,
+        )
+        for key, dataset in (("A2", "cityscapes"), ("A3", "edges2shoes"), ("A4", "face2simpson"))
+    ),
 )
 
 _BY_KEY = {f.key: f for f in FIGURES}

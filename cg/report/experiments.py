@@ -64,10 +64,14 @@ def finish(j: Job, data: Any, *, progress: bool = True, tensorboard: bool = Fals
     return Run(j.experiment, j.dataset, j.out, j.config, history, data)
 
 
-def runs(plan: Plan, *, progress: bool = True) -> dict[str, Run]:
-    """Every run of a notebook's ``plan`` (:func:`cg.report.grid.plan`), by experiment name,
-    in the plan's order; what is not finished is trained here."""
-    return {j.experiment: finish(j, plan.data, progress=progress) for j in plan.jobs}
+def runs(plan: Plan, *, progress: bool = True) -> dict[str, list[Run]]:
+    """Every run of a notebook's ``plan`` (:func:`cg.report.grid.plan`): by experiment name,
+    one run per seed in the block's order; what is not finished is trained here."""
+    out: dict[str, list[Run]] = {name: [] for name in plan.experiments}
+    data = dict(zip(plan.seeds, plan.data_by_seed))
+    for j in plan.jobs:
+        out[j.experiment].append(finish(j, data[j.config.seed], progress=progress))
+    return out
 
 
 def experiment(

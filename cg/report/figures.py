@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
@@ -36,6 +37,7 @@ __all__ = [
     "FigureSpec",
     "Published",
     "feedback_figure",
+    "findings_figure",
     "identity_figure",
     "pixel_error_figure",
     "publish",
@@ -53,20 +55,34 @@ def _mode(run: Run) -> str:
     return "with" if run.config.adversarial else "without"
 
 
-def pixel_error_figure(run: Run) -> Figure:
-    """Validation pixel error against the epoch, one panel per task (figures 3, 4, 10, 11)."""
+def _block(runs: Run | Sequence[Run]) -> tuple[Run, pd.DataFrame, str]:
+    """A run or one run per seed: the first run, the histories one after the other (seaborn
+    then draws each curve as the mean over the seeds with a band of one standard deviation),
+    and what the title adds."""
+    block = list(runs) if isinstance(runs, Sequence) else [runs]
+    history = pd.concat([r.history for r in block], ignore_index=True)
+    seeds = f", mean ± sd over {len(block)} seeds" if len(block) > 1 else ""
+    return block[0], history, seeds
+
+
+def pixel_error_figure(runs: Run | Sequence[Run]) -> Figure:
+    """Validation pixel error against the epoch, one panel per task (figures 3, 4, 10, 11);
+    with one run per seed, the mean over the seeds with a band."""
+    run, history, seeds = _block(runs)
     tasks = _tasks(run)
     panels = {tasks[d]: {"validation": f"pixel_error_{d}_val"} for d in ("ba", "ab")}
     return curves(
-        run.history,
+        history,
         panels,
         ylabel="pixel error",
-        title=f"{run.dataset}, {_mode(run)} adversarial loss",
+        title=f"{run.dataset}, {_mode(run)} adversarial loss{seeds}",
     )
 
 
-def feedback_figure(run: Run, splits: tuple[str, ...] = ("val",)) -> Figure:
-    """Mean D(fake) against the epoch for both tasks (figures 5, 12, 17, 18)."""
+def feedback_figure(runs: Run | Sequence[Run], splits: tuple[str, ...] = ("val",)) -> Figure:
+    """Mean D(fake) against the epoch for both tasks (figures 5, 12, 17, 18); with one run
+    per seed, the mean over the seeds with a band."""
+    run, history, seeds = _block(runs)
     tasks = _tasks(run)
     names = {"val": "validation", "train": "training"}
     columns = {
@@ -76,31 +92,37 @@ def feedback_figure(run: Run, splits: tuple[str, ...] = ("val",)) -> Figure:
     }
     where = " and ".join(names[s] for s in splits)
     return curves(
-        run.history,
+        history,
         {f"{where} split": columns},
         ylabel="mean D(fake) = P(real)",
-        title=f"{run.dataset}, {_mode(run)} adversarial loss",
+        title=f"{run.dataset}, {_mode(run)} adversarial loss{seeds}",
         ylim=(0.0, 1.0),
     )
 
 
-def identity_figure(runs: Mapping[str, Run]) -> Figure:
-    """Mean |G(x) - x| on validation for several runs, one panel per direction (figure A1)."""
-    import pandas as pd
-
-    first = next(iter(runs.values()))
-    tasks = _tasks(first)
-    frames = []
-    for label, run in runs.items():
-        part = run.history[["epoch", "identity_ab_val", "identity_ba_val"]].copy()
+def identity_figure(runs: Mapping[str, Run | Sequence[Run]]) -> Figure:
+    """Mean |G(x) - x| on validation for several experiments (each a run or one run per
+    seed), one panel per direction (figure A1)."""
+    frames, first, seeds = [], None, ""
+    for label, block in runs.items():
+        run, history, seeds = _block(block)
+        first = first or run
+        part = history[["epoch", "identity_ab_val", "identity_ba_val"]]
         frames.append(part.rename(columns={c: f"{label}|{c}" for c in part.columns[1:]}))
-    merged = frames[0]
-    for f in frames[1:]:
-        merged = pd.merge(merged, f, on="epoch", how="outer")
+    assert first is not None, "identity_figure needs at least one run"
+    tasks = _tasks(first)
     panels = {
         tasks[d]: {label: f"{label}|identity_{d}_val" for label in runs} for d in ("ba", "ab")
     }
-    return curves(merged, panels, ylabel="mean |G(x) − x|", title=f"{first.dataset}")
+    merged = pd.concat(frames, ignore_index=True)  # each label's rows; the others' cells empty
+    return curves(merged, panels, ylabel="mean |G(x) − x|", title=f"{first.dataset}{seeds}")
+
+
+def findings_figure(rows: Sequence[Mapping[str, Any]], dataset: str) -> Figure:
+    """A dataset's findings per seed against their lines (figures A2-A4)."""
+    from cg.report.plots import by_seed
+
+    return by_seed(rows, title=f"{dataset}: the findings per training seed")
 
 
 def _pick(n_items: int, n: int, seed: int) -> list[int]:

@@ -29,15 +29,18 @@ Every check returns one row (:data:`COLUMNS`); :func:`table` shows rows for a re
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from cg.datasets import DATASETS
+from cg.errors import UserError
 from cg.report import stats as S
 from cg.report.findings_table import (  # noqa: F401 - the notebooks call findings.publish
     COLUMNS,
+    over_seeds,
     publish,
     read_csv,
     row,
@@ -102,6 +105,7 @@ def structure_better_without_adv(noadv: Run, adv: Run) -> dict[str, Any]:
         0.0,
         f"pixel error without adv. {a.mean():.4f}, with adv. {b.mean():.4f}",
         S.below(e, 0.0),
+        rule="below",
     )
 
 
@@ -132,6 +136,7 @@ def segmentation_better_without_adv(noadv: Run, adv: Run) -> dict[str, Any] | No
         f"class IoU without adv. {iou[0].mean():.3f}, with adv. {iou[1].mean():.3f}; pixel "
         f"accuracy {acc[0]:.3f} vs {acc[1]:.3f}",
         S.above(e, 0.0),
+        rule="above",
     )
 
 
@@ -152,6 +157,7 @@ def photo_equally_bad(noadv: Run, adv: Run) -> dict[str, Any]:
         EQUAL_TOLERANCE,
         f"pixel error without adv. {a.mean():.4f}, with adv. {b.mean():.4f}",
         S.within(e, EQUAL_TOLERANCE),
+        rule="within",
     )
 
 
@@ -180,6 +186,7 @@ def adv_invents_detail(noadv: Run, adv: Run) -> dict[str, Any]:
         f"invented detail ratio with adv. {b.mean():.3f}, without adv. {a.mean():.3f} (1 = as "
         "much structure where the input is flat as real images have)",
         S.above(e, 0.0),
+        rule="above",
     )
 
 
@@ -207,7 +214,7 @@ def overfits(noadv: Run) -> dict[str, Any]:
     if len(kept) < 2:
         e = S.Estimate(math.nan, math.nan, math.nan, 0)
         numbers = "no checkpoint per epoch to choose the best epoch from (checkpoint_every=1)"
-        verdict = UNDECIDED
+        verdict, conditions = UNDECIDED, [UNDECIDED]
     else:
         errors = {epoch: both_directions(path) for epoch, path in sorted(kept.items())}
         chosen = {epoch: float(v[0::2].mean()) for epoch, v in errors.items()}
@@ -219,7 +226,8 @@ def overfits(noadv: Run) -> dict[str, Any]:
             f"{last_epoch} ({chosen[best_epoch]:.4f}); on the testing half "
             f"{best_pe.mean():.4f} there, {last_pe.mean():.4f} at the end"
         )
-        verdict = S.both(S.above(e, 1 + OVERFIT_RISE), HOLDS if best_epoch <= early else FAILS)
+        conditions = [HOLDS if best_epoch <= early else FAILS]
+        verdict = S.both(S.above(e, 1 + OVERFIT_RISE), *conditions)
     return row(
         "R9.3-overfit",
         noadv.dataset,
@@ -233,6 +241,8 @@ def overfits(noadv: Run) -> dict[str, Any]:
         1 + OVERFIT_RISE,
         numbers,
         verdict,
+        rule="above",
+        conditions=conditions,
     )
 
 
@@ -266,6 +276,8 @@ def adv_generalises_better(noadv: Run, adv: Run) -> dict[str, Any]:
         f"gap with adv. {gap_a:.4f}, without adv. {gap_n:.4f}; validation pixel error with "
         f"adv. {val_a.mean():.4f}, without {val_n.mean():.4f} (difference {e_val})",
         S.both(S.below(e, 0.0), S.below(e_val, 0.0)),
+        rule="below",
+        parts=[("below", 0.0, e_val.value)],
     )
 
 
@@ -285,6 +297,7 @@ def cycle_only_does_not_learn(cycle_only: Run, noadv: Run) -> dict[str, Any]:
         NOT_LEARNED,
         f"pixel error cycle-only {a.mean():.4f}, with the identity loss {b.mean():.4f}",
         S.above(e, NOT_LEARNED),
+        rule="above",
     )
 
 
@@ -309,17 +322,58 @@ def ends_at_identity(run: Run, id_: str, claim: str) -> dict[str, Any]:
         COLLAPSE_FRACTION,
         f"|G(x) - x| {first:.4f} -> {last:.4f} over training; data |A - B| {dist:.4f}",
         S.both(S.below(e, COLLAPSE_FRACTION), falling),
+        rule="below",
+        conditions=[falling],
     )
 
 
 # --- per dataset ---------------------------------------------------------------------------
 
 
+def seed_block(*arms: Run | Sequence[Run] | None) -> tuple[list[int], list[list[Run | None]]]:
+    """The seeds of some arms' runs (each a run, or one run per seed in seed order) and the
+    runs of each seed, one per arm; a UserError when the arms' seeds differ."""
+    lists = [[None] if a is None else (list(a) if isinstance(a, Sequence) else [a]) for a in arms]
+    given = [runs for runs in lists if runs != [None]]
+    seeds = [r.config.seed for r in given[0]]
+    for runs in given[1:]:
+        if [r.config.seed for r in runs] != seeds:
+            raise UserError(
+                f"the runs compared are of other seeds: {seeds} and "
+                f"{[r.config.seed for r in runs]}; each arm needs one run per seed, in order"
+            )
+    per_seed = [[runs[i] if runs != [None] else None for runs in lists] for i in range(len(seeds))]
+    return seeds, per_seed
+
+
 def paired(
-    noadv: Run, adv: Run, cycle_only: Run | None = None, cycle_classic: Run | None = None
+    noadv: Run | Sequence[Run],
+    adv: Run | Sequence[Run],
+    cycle_only: Run | Sequence[Run] | None = None,
+    cycle_classic: Run | Sequence[Run] | None = None,
 ) -> list[dict[str, Any]]:
     """The checks of a paired dataset's runs (R9.1, R9.2; R9.3 on edges2shoes; R9.5 given the
-    cycle-only run, and the cycle + classic identity ablation given that run)."""
+    cycle-only runs, and the cycle + classic identity ablation given those). Each arm is a
+    run or one run per seed (noadv, adv and cycle-only of the same seeds, in the same order):
+    each check is then computed per seed and decided over the seeds
+    (:func:`cg.report.findings_table.over_seeds`). The ablation, a check of its own runs
+    alone, is decided over whatever seeds it was trained for."""
+    seeds, per_seed = seed_block(noadv, adv, cycle_only)
+    rows = [_paired_seed(*runs) for runs in per_seed]
+    out = [over_seeds([r[i] for r in rows], seeds) for i in range(len(rows[0]))]
+    if cycle_classic is not None:
+        classic_seeds, classic = seed_block(cycle_classic)
+        claim = "cycle + classic identity loss without a discriminator collapses to the identity"
+        out.append(
+            over_seeds(
+                [ends_at_identity(r, "R9.5-classic", claim) for (r,) in classic], classic_seeds
+            )
+        )
+    return out
+
+
+def _paired_seed(noadv: Run, adv: Run, cycle_only: Run | None = None) -> list[dict[str, Any]]:
+    """The checks of one seed's runs."""
     rows = [structure_better_without_adv(noadv, adv)]
     seg = segmentation_better_without_adv(noadv, adv)
     rows += [seg] if seg is not None else []
@@ -333,14 +387,6 @@ def paired(
                 cycle_only,
                 "R9.5-identity",
                 "the cycle loss alone collapses to the identity mapping",
-            )
-        )
-    if cycle_classic is not None:
-        rows.append(
-            ends_at_identity(
-                cycle_classic,
-                "R9.5-classic",
-                "cycle + classic identity loss without a discriminator collapses to the identity",
             )
         )
     return rows

@@ -1,5 +1,6 @@
 """The findings' rows as a reader sees them (a table) and as a machine reads them (CSV):
-``reports/findings.csv`` has one row per check with the columns :data:`COLUMNS`."""
+``reports/findings.csv`` has one row per check with the columns :data:`COLUMNS`; and one
+check's rows of several seeds made into the row decided over the seeds (:func:`over_seeds`)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ COLUMNS = (
     "n",
     "numbers",
     "verdict",
+    "seeds",
+    "per_seed",
 )
 
 #: The ids of the checks of the report's own findings (R9): eleven rows on the three datasets
@@ -47,7 +50,16 @@ def row(
     line: float,
     numbers: str,
     verdict: str,
+    *,
+    rule: str,
+    parts: Sequence[tuple[str, float, float]] = (),
+    conditions: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """One check's row for one seed: ``verdict`` is decided on ``e``, the per-image interval.
+    For the decision over seeds it also keeps how: ``rule`` (``below``, ``above`` or
+    ``within``, :data:`cg.report.stats.RULES`) applied to ``line``; any further ``parts``
+    ``(rule, line, value)`` that must hold too; and ``conditions``, yes-or-no parts as
+    verdicts (:func:`cg.report.stats.consensus` over seeds)."""
     return {
         "id": id_,
         "dataset": dataset,
@@ -61,7 +73,49 @@ def row(
         "n": e.n,
         "numbers": numbers,
         "verdict": verdict,
+        "seeds": 1,
+        "per_seed": _number(e.value),
+        "_rule": rule,
+        "_parts": list(parts),
+        "_conditions": list(conditions),
     }
+
+
+def _number(x: float) -> str:
+    return repr(float(x))
+
+
+def over_seeds(rows: Sequence[dict[str, Any]], seeds: Sequence[int]) -> dict[str, Any]:
+    """One check's rows of ``seeds`` (one each, in seed order, the arms paired by seed) as
+    the row decided over them: the mean of the per-seed statistics with its Student t
+    interval over the seeds (:func:`cg.report.stats.over_seeds`), the check's rule applied to
+    that interval, every further part likewise, and its conditions by consensus. One seed:
+    its row as it is (the interval over its images)."""
+    first = dict(rows[0])
+    if len(rows) == 1:
+        return first
+    e = S.over_seeds([r["value"] for r in rows])
+    verdicts = [S.RULES[first["_rule"]](e, first["line"])]
+    for i, (rule, line, _) in enumerate(first["_parts"]):
+        part = S.over_seeds([r["_parts"][i][2] for r in rows])
+        verdicts.append(S.RULES[rule](part, line))
+    for i in range(len(first["_conditions"])):
+        verdicts.append(S.consensus([r["_conditions"][i] for r in rows]))
+    per_seed = "; ".join(f"seed {s}: {S.Estimate(r['value'], r['low'], r['high'], r['n'])}"
+                         f" {r['verdict']}" for s, r in zip(seeds, rows))  # fmt: skip
+    first.update(
+        value=e.value,
+        low=e.low,
+        high=e.high,
+        n=min(r["n"] for r in rows),
+        verdict=S.both(*verdicts),
+        seeds=len(rows),
+        per_seed=";".join(_number(r["value"]) for r in rows),
+        test=first["test"] + f"; decided over {len(rows)} seeds: the mean of the per-seed "
+        "statistics and its 95% Student t interval over the seeds",
+        numbers=f"{per_seed} (seed {seeds[0]}: {first['numbers']})",
+    )
+    return first
 
 
 def table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -79,6 +133,7 @@ def table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 "numbers": r["numbers"],
                 "test": r["test"],
                 "images": r["n"],
+                "seeds": r.get("seeds", 1),
             }
         )
     return pd.DataFrame(out).set_index("id")

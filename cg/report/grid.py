@@ -48,6 +48,11 @@ RUNS: dict[str, dict[str, dict[str, Any]]] = {
     "face2simpson": {"adv": {}},
 }
 
+#: Experiments trained for the block's first seed only: the cycle + classic identity ablation
+#: feeds one further check (R9.5-classic), not one of the report's eleven, and costs a
+#: Cityscapes run per seed.
+FIRST_SEED_ONLY = frozenset({("cityscapes", "cycle_classic")})
+
 #: The notebook parameters that decide a dataset's runs: :func:`plan`'s keywords.
 PARAMETERS = (
     "data_root",
@@ -62,6 +67,7 @@ PARAMETERS = (
     "n_val",
     "device",
     "seed",
+    "n_seeds",
 )
 
 
@@ -83,19 +89,33 @@ class Job:
 
 @dataclass(frozen=True)
 class Plan:
-    """One dataset notebook's share of the grid: its data and its jobs, in order."""
+    """One dataset notebook's share of the grid: its seeds, each seed's data, and its jobs
+    (seed by seed, each seed's experiments in :data:`RUNS`' order)."""
 
     dataset: str
-    data: Any  # cg.data.DatasetFiles
+    seeds: tuple[int, ...]
+    data_by_seed: tuple[Any, ...]  # cg.data.DatasetFiles, one per seed
     jobs: tuple[Job, ...]
 
-    def job(self, experiment: str) -> Job:
+    @property
+    def data(self) -> Any:
+        """The block's first seed's data (what the notebook shows and draws from)."""
+        return self.data_by_seed[0]
+
+    @property
+    def experiments(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(j.experiment for j in self.jobs))
+
+    def job(self, experiment: str, seed: int | None = None) -> Job:
+        """The run of ``experiment`` for ``seed`` (default: the block's first)."""
+        seed = self.seeds[0] if seed is None else seed
         for j in self.jobs:
-            if j.experiment == experiment:
+            if j.experiment == experiment and j.config.seed == seed:
                 return j
         raise UserError(
-            f"{self.dataset} has no run {experiment!r}; its runs: "
-            + ", ".join(j.experiment for j in self.jobs)
+            f"{self.dataset} has no run {experiment!r} of seed {seed}; its runs: "
+            + ", ".join(self.experiments)
+            + f", seeds {', '.join(map(str, self.seeds))}"
         )
 
 
@@ -237,36 +257,52 @@ def plan(
     n_val: int,
     device: str = "auto",
     seed: int = 0,
+    n_seeds: int = 1,
 ) -> Plan:
     """Dataset ``dataset_name``'s data and runs (:data:`RUNS`) for a notebook's parameters
-    (:data:`PARAMETERS`, the notebook's names)."""
+    (:data:`PARAMETERS`, the notebook's names): every experiment for each seed of the block
+    ``seed .. seed + n_seeds - 1`` (:data:`FIRST_SEED_ONLY`: the first only). A seed fixes
+    the built-in data's draw, the initial weights, the data order and the augmentation; the
+    experiments of one seed share all four
+    (their generators are built first from the seed, and every epoch's batches follow from
+    the seed and the epoch)."""
     if dataset_name not in RUNS:
         raise UserError(f"unknown dataset {dataset_name!r}; choose one of {', '.join(RUNS)}")
-    data = dataset(
-        dataset_name,
-        data_root,
-        cache_dir=cache_dir,
-        image_size=image_size,
-        n_train=n_train,
-        n_val=n_val,
-        seed=seed,
-    )
-    settings = dict(
-        image_size=image_size,
-        base_channels=base_channels,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        n_train=n_train,
-        n_val=n_val,
-        device=device,
-        seed=seed,
-    )
-    jobs = tuple(
-        job(dataset_name, data, runs_dir, name, **settings, **extra)
-        for name, extra in RUNS[dataset_name].items()
-    )
-    return Plan(dataset_name, data, jobs)
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
+        raise UserError(f"n_seeds={n_seeds!r}: give a whole number of training seeds >= 1")
+    seeds = tuple(range(seed, seed + n_seeds))
+    data_by_seed, jobs = [], []
+    for s in seeds:
+        data = dataset(
+            dataset_name,
+            data_root,
+            cache_dir=cache_dir,
+            image_size=image_size,
+            n_train=n_train,
+            n_val=n_val,
+            seed=s,
+        )
+        data_by_seed.append(data)
+        for name, extra in RUNS[dataset_name].items():
+            if s != seeds[0] and (dataset_name, name) in FIRST_SEED_ONLY:
+                continue
+            settings = dict(epochs=epochs, batch_size=batch_size, lr=lr, **extra)
+            jobs.append(
+                job(
+                    dataset_name,
+                    data,
+                    runs_dir,
+                    name,
+                    image_size=image_size,
+                    base_channels=base_channels,
+                    n_train=n_train,
+                    n_val=n_val,
+                    device=device,
+                    seed=s,
+                    **settings,
+                )
+            )
+    return Plan(dataset_name, seeds, tuple(data_by_seed), tuple(jobs))
 
 
 def notebook_defaults(notebook: str | Path) -> dict[str, Any]:

@@ -118,25 +118,36 @@ def summary_markdown(rows: Sequence[Mapping[str, Any]], seconds: float) -> str:
     core = [r for r in rows if r["id"] in REPORT_CHECKS]
     further = [r for r in rows if r["id"] not in REPORT_CHECKS]
     more = f"; {len(further)} further checks: {counted(further)}" if further else ""
+    seeds = max((int(r.get("seeds") or 1) for r in rows), default=1)
+    how = (
+        f"decided over {seeds} training seeds: each statistic computed per seed (on the "
+        "validation images), then its mean and 95% Student t interval over the seeds"
+        if seeds > 1
+        else "decided from a statistic of the validation images and its 95% bootstrap interval "
+        "over the images, for one trained model per arm"
+    )
     lines = [
         "## Summary",
         "",
         f"Built in {seconds / 60:.1f} minutes on {describe_machine()}. "
         f"{len(core)} checks of the report's findings (R9): {counted(core)}{more}. Each is "
-        "decided from a statistic of the validation images and its 95% bootstrap interval "
-        "over the images (the section of each dataset says how).",
+        f"{how} (the section of each dataset says how).",
         "",
-        "| finding | dataset | claim | verdict | statistic [95% interval] | numbers |",
-        "|---|---|---|---|---|---|",
+        "| finding | dataset | claim | verdict | statistic [95% interval] | per seed | numbers |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         est = S.Estimate(float(r["value"]), float(r["low"]), float(r["high"]), int(r["n"]))
+        per_seed = ", ".join(
+            f"{float(v):.3g}" for v in str(r.get("per_seed") or r["value"]).split(";")
+        )
         cells = [
             r["id"],
             r["dataset"],
             r["claim"],
             f"**{r['verdict']}**",
             f"{r['statistic']}: {est}",
+            per_seed,
             r["numbers"],
         ]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")

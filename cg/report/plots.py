@@ -8,8 +8,10 @@ open behind the caller's back; :func:`save_figure` writes one as a PNG, atomical
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -62,8 +64,10 @@ def curves(
     """Metric curves against the epoch, one subplot per panel.
 
     ``panels`` maps a panel title to ``{legend label: history column}``; each panel is a
-    seaborn line plot with markers (short runs have few epochs). ``ylim`` fixes the y range
-    (e.g. (0, 1) for discriminator probabilities).
+    seaborn line plot with markers (short runs have few epochs). A history holding several
+    runs (one per seed, rows one after the other) draws each curve as their mean with a band
+    of one standard deviation. ``ylim`` fixes the y range (e.g. (0, 1) for discriminator
+    probabilities).
     """
     import seaborn as sns
 
@@ -81,6 +85,7 @@ def curves(
                 style="series",
                 markers=True,
                 dashes=False,
+                errorbar="sd",
                 ax=ax,
             )
             ax.legend(title=None, fontsize="small")
@@ -97,6 +102,34 @@ def curves(
         epochs = history["epoch"] if "epoch" in history.columns else []
         if len(epochs) and len(epochs) <= 12:
             ax.set_xticks(sorted(set(int(e) for e in epochs)))
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def by_seed(rows: Sequence[Mapping[str, Any]], *, title: str = "") -> Figure:
+    """Each finding's statistic per seed against its line, one panel per check: the seeds'
+    values as dots, their mean with its interval as a bar, the line dashed (an equivalence
+    check, ``within``, its band ``±line``); the panel's title is the check and its verdict."""
+    n = max(1, len(rows))
+    fig = Figure(figsize=(2.3 * n, 3.0), layout="constrained")
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    for ax, row in zip(axes, rows):
+        values = [float(v) for v in str(row.get("per_seed") or row["value"]).split(";")]
+        ax.scatter(range(len(values)), values, s=18, color="tab:blue", zorder=3)
+        mid = (len(values) - 1) / 2
+        value, low, high = (float(row[k]) for k in ("value", "low", "high"))
+        if math.isfinite(low) and math.isfinite(high):
+            ax.errorbar([mid], [value], yerr=[[value - low], [high - value]], fmt="s",
+                        color="black", capsize=4, zorder=4)  # fmt: skip
+        line = float(row["line"])
+        for y in (line, -line) if row.get("_rule") == "within" else (line,):
+            ax.axhline(y, color="tab:red", linestyle="--", linewidth=1)
+        ax.set_title(f"{row['id']}: {row['verdict']}", fontsize="small")
+        ax.set_xticks(range(len(values)))
+        ax.set_xlabel("seed (in the block)", fontsize="small")
+        ax.set_ylabel(str(row["statistic"]), fontsize="x-small")
+        ax.grid(True, alpha=0.3)
     if title:
         fig.suptitle(title)
     return fig

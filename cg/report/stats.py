@@ -12,6 +12,16 @@ interval with the line the claim draws:
 
 An equivalence claim ("about equally bad") holds when the interval lies inside its band and
 does not hold when it lies wholly outside it.
+
+With several training seeds (``-p n_seeds=S``), the unit of evidence is the seed: each check's
+statistic is computed per seed as above (a comparison of arms within one seed, which share
+their data, initial generator weights and batches), and :func:`over_seeds` draws the interval
+from those S values with Student's t (S - 1 degrees of freedom). Why that rule: the seeds are
+independent replications (their own data draw, weights and order), and a statistic averaged
+over hundreds of images is close to normal across seeds, where the t interval is exact; with
+5 seeds an exact sign-flip test can never reach 95% (its smallest two-sided p is 2/32), and a
+bootstrap over 5 seeds is too narrow (it cannot see beyond the 5 values). The bootstrap over
+the images of each seed stays as the per-seed detail.
 """
 
 from __future__ import annotations
@@ -94,6 +104,32 @@ def _vectorised(statistic: Callable[..., float], xs: tuple[np.ndarray, ...], axi
     return out
 
 
+def over_seeds(values: Sequence[float], level: float = LEVEL) -> Estimate:
+    """The mean of per-seed statistics with a Student t interval over the seeds (``n`` is the
+    number of seeds; fewer than 2, or a NaN among them, leaves the interval NaN)."""
+    from scipy.stats import t
+
+    v = np.asarray(values, dtype=np.float64)
+    value = float(v.mean()) if len(v) else float("nan")
+    if len(v) < 2 or not np.all(np.isfinite(v)):
+        return Estimate(value, float("nan"), float("nan"), len(v))
+    half = float(t.ppf((1 + level) / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+    return Estimate(value, value - half, value + half, len(v))
+
+
+def consensus(verdicts: Sequence[str]) -> str:
+    """A yes-or-no condition over seeds: holds if it holds on every seed, does not hold if
+    it holds on none, undecided when the seeds disagree."""
+    if verdicts and all(v == HOLDS for v in verdicts):
+        return HOLDS
+    if verdicts and all(v == FAILS for v in verdicts):
+        return FAILS
+    return UNDECIDED
+
+
+RULES: dict[str, Callable[[Estimate, float], str]] = {}
+
+
 def mean_difference(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(a) - np.mean(b))
 
@@ -145,3 +181,6 @@ def both(*verdicts: str) -> str:
     if any(v == FAILS for v in verdicts):
         return FAILS
     return HOLDS if all(v == HOLDS for v in verdicts) else UNDECIDED
+
+
+RULES.update(below=below, above=above, within=within)
