@@ -237,7 +237,7 @@ def _wait_for(condition, seconds: float, what: str) -> None:
 
 @pytest.mark.slow
 def test_ctrl_c_stops_every_worker_and_the_next_report_resumes(tmp_path):
-    cmd = _report_cmd(tmp_path, "-p", "epochs=40", "--workers", "2")
+    cmd = _report_cmd(tmp_path, "-p", "epochs=40", "-p", "n_seeds=1", "--workers", "2")
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
@@ -266,7 +266,7 @@ def test_ctrl_c_stops_every_worker_and_the_next_report_resumes(tmp_path):
             pass
     # run again, shorter: every run resumes from its checkpoint and finishes
     again = subprocess.run(
-        _report_cmd(tmp_path, "-p", "epochs=40", "--workers", "2"),
+        _report_cmd(tmp_path, "-p", "epochs=40", "-p", "n_seeds=1", "--workers", "2"),
         capture_output=True,
         text=True,
         timeout=600,

@@ -1,9 +1,25 @@
 """The report's findings (R9), decided from numbers (R10).
 
 Each check turns one claim into a statistic of per-image values (the final models applied to
-the validation images, up to :data:`MAX_IMAGES`), a 95% bootstrap interval over those images
-(:mod:`cg.report.stats`) and a verdict: ``holds``, ``does not hold`` or ``undecided``. The rules
-are fixed here, before any run; no threshold is chosen after seeing a result.
+the validation images, up to :data:`MAX_IMAGES`) and a verdict: ``holds``, ``does not hold`` or
+``undecided``. The rules are fixed here, before any run; no threshold is chosen after seeing a
+result, and a rule may only become stricter or sounder.
+
+**The unit of evidence is the training seed.** Given one run per seed for each arm (the arms
+of a seed share its data, initial generator weights and batches), a check computes its
+statistic per seed, a comparison within that seed, and decides over the seeds
+(:func:`cg.report.findings_table.over_seeds`): the mean of the S per-seed statistics and its
+95% Student t interval (S - 1 degrees of freedom), ``holds`` when that whole interval is on
+the claim's side of its line. Seeds are independent replications, and a statistic averaged
+over a hundred images is close to normal across them, where the t interval is exact; an
+exact sign-flip test cannot decide with 5 seeds (its smallest two-sided p is 2/32 > 0.05), and
+a bootstrap over 5 seeds cannot see beyond them (too narrow). A training run's own variation,
+which the images of one model do not show, is 5 to 10 times one model's interval over its
+images here; and the same seed trained with another thread count changed 4 of 14 verdicts.
+A check's further parts (R9.3-generalise's validation error) are decided over the seeds the
+same way, and its yes-or-no parts (R9.3-overfit's early epoch, R9.5-identity's fall) hold only
+if they hold on every seed. With one seed, the interval is the percentile bootstrap over the
+images (:mod:`cg.report.stats`), which stays in each row's per-seed detail.
 
 Image statistics, in [0, 1] pixel units:
 
@@ -36,7 +52,6 @@ import numpy as np
 import torch
 
 from cg.datasets import DATASETS
-from cg.errors import UserError
 from cg.report import stats as S
 from cg.report.findings_table import (  # noqa: F401 - the notebooks call findings.publish
     COLUMNS,
@@ -44,6 +59,7 @@ from cg.report.findings_table import (  # noqa: F401 - the notebooks call findin
     publish,
     read_csv,
     row,
+    seed_block,
     table,
     write_csv,
 )
@@ -328,22 +344,6 @@ def ends_at_identity(run: Run, id_: str, claim: str) -> dict[str, Any]:
 
 
 # --- per dataset ---------------------------------------------------------------------------
-
-
-def seed_block(*arms: Run | Sequence[Run] | None) -> tuple[list[int], list[list[Run | None]]]:
-    """The seeds of some arms' runs (each a run, or one run per seed in seed order) and the
-    runs of each seed, one per arm; a UserError when the arms' seeds differ."""
-    lists = [[None] if a is None else (list(a) if isinstance(a, Sequence) else [a]) for a in arms]
-    given = [runs for runs in lists if runs != [None]]
-    seeds = [r.config.seed for r in given[0]]
-    for runs in given[1:]:
-        if [r.config.seed for r in runs] != seeds:
-            raise UserError(
-                f"the runs compared are of other seeds: {seeds} and "
-                f"{[r.config.seed for r in runs]}; each arm needs one run per seed, in order"
-            )
-    per_seed = [[runs[i] if runs != [None] else None for runs in lists] for i in range(len(seeds))]
-    return seeds, per_seed
 
 
 def paired(

@@ -8,11 +8,15 @@ import csv
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from cg.errors import UserError
 from cg.report import stats as S
+
+if TYPE_CHECKING:
+    from cg.report.experiments import Run
 
 COLUMNS = (
     "id",
@@ -83,6 +87,22 @@ def row(
 
 def _number(x: float) -> str:
     return repr(float(x))
+
+
+def seed_block(*arms: Run | Sequence[Run] | None) -> tuple[list[int], list[list[Run | None]]]:
+    """The seeds of some arms' runs (each a run, or one run per seed in seed order) and the
+    runs of each seed, one per arm; a UserError when the arms' seeds differ."""
+    lists = [[None] if a is None else (list(a) if isinstance(a, Sequence) else [a]) for a in arms]
+    given = [runs for runs in lists if runs != [None]]
+    seeds = [r.config.seed for r in given[0]]
+    for runs in given[1:]:
+        if [r.config.seed for r in runs] != seeds:
+            raise UserError(
+                f"the runs compared are of other seeds: {seeds} and "
+                f"{[r.config.seed for r in runs]}; each arm needs one run per seed, in order"
+            )
+    per_seed = [[runs[i] if runs != [None] else None for runs in lists] for i in range(len(seeds))]
+    return seeds, per_seed
 
 
 def over_seeds(rows: Sequence[dict[str, Any]], seeds: Sequence[int]) -> dict[str, Any]:

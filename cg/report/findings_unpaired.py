@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cg.report import stats as S
-from cg.report.findings_table import over_seeds, row
+from cg.report.findings_table import over_seeds, row, seed_block
 from cg.report.scores import detail_ratios, outputs
 
 if TYPE_CHECKING:
@@ -64,8 +64,6 @@ def human_to_simpson_better(run: Run) -> dict[str, Any]:
 
 def unpaired(run: Run | Sequence[Run]) -> list[dict[str, Any]]:
     """R9.4 on the unpaired face2simpson run, or on one run per seed (decided over them)."""
-    from cg.report.findings import seed_block
-
     seeds, per_seed = seed_block(run)
     rows = [[simpson_to_human_blurry(r), human_to_simpson_better(r)] for (r,) in per_seed]
     return [over_seeds([r[i] for r in rows], seeds) for i in range(len(rows[0]))]
