@@ -325,10 +325,15 @@ def test_student_t_interval_over_seeds():
     assert S.consensus(["holds", "does not hold"]) == "undecided"
 
 
+def _estimate(value: float) -> S.Estimate:
+    return S.Estimate(value, value - 0.001, value + 0.001, 48)
+
+
 def _seed_row(value: float, verdict: str, **extra) -> dict:
-    e = S.Estimate(value, value - 0.001, value + 0.001, 48)
-    return findings.row("R9.x", "d", "claim", "test", "stat", e, 0.0, "n", verdict,
-                        rule="below", **extra)  # fmt: skip
+    row = findings.row("R9.x", "d", "claim", "test", "stat", _estimate(value), 0.0, "n",
+                       rule="below", **extra)  # fmt: skip
+    assert row["verdict"] == verdict  # the seed's own verdict, by the same rule
+    return row
 
 
 def test_a_check_over_seeds_is_decided_by_the_seeds_not_the_images():
@@ -342,10 +347,10 @@ def test_a_check_over_seeds_is_decided_by_the_seeds_not_the_images():
     steady = [_seed_row(v, "holds") for v in (-0.010, -0.012, -0.011, -0.009, -0.010)]
     assert findings.over_seeds(steady, range(5))["verdict"] == "holds"
     # a further part, and a condition, must hold over the seeds too
-    parts = [_seed_row(v, "holds", parts=[("below", 0.0, p)]) for v, p in
+    parts = [_seed_row(v, "does not hold", parts=[("below", 0.0, _estimate(p))]) for v, p in
              ((-0.010, 0.02), (-0.012, 0.03), (-0.011, 0.025))]  # fmt: skip
     assert findings.over_seeds(parts, range(3))["verdict"] == "does not hold"
-    split = [_seed_row(-0.01, "holds", conditions=[c]) for c in ("holds", "does not hold")]
+    split = [_seed_row(-0.01, c, conditions=[c]) for c in ("holds", "does not hold")]
     assert findings.over_seeds(split, range(2))["verdict"] == "undecided"
     assert findings.over_seeds(steady[:1], [0]) == steady[0]  # one seed: its own row
 

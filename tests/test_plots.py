@@ -173,7 +173,7 @@ def test_findings_by_seed_figure_draws_each_check_s_seeds_and_line():
     def seed_row(v):
         e = S.Estimate(v, v - 0.01, v + 0.01, 8)
         return findings.row("R9.2-equal", "d", "c", "t", "relative difference", e, 0.15, "n",
-                            "holds", rule="within")  # fmt: skip
+                            rule="within")  # fmt: skip
 
     row = findings.over_seeds([seed_row(v) for v in (0.05, 0.08, -0.02)], [0, 1, 2])
     fig = figures.findings_figure([row], "cityscapes")

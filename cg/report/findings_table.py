@@ -53,17 +53,16 @@ def row(
     e: S.Estimate,
     line: float,
     numbers: str,
-    verdict: str,
     *,
     rule: str,
-    parts: Sequence[tuple[str, float, float]] = (),
+    parts: Sequence[tuple[str, float, S.Estimate]] = (),
     conditions: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """One check's row for one seed: ``verdict`` is decided on ``e``, the per-image interval.
-    For the decision over seeds it also keeps how: ``rule`` (``below``, ``above`` or
-    ``within``, :data:`cg.report.stats.RULES`) applied to ``line``; any further ``parts``
-    ``(rule, line, value)`` that must hold too; and ``conditions``, yes-or-no parts as
-    verdicts (:func:`cg.report.stats.consensus` over seeds)."""
+    """One check's row for one seed, and its verdict: ``rule`` (``below``, ``above`` or
+    ``within``, :data:`cg.report.stats.RULES`) applied to ``e`` (the interval over the
+    images) and ``line``; any further ``parts`` ``(rule, line, estimate)`` that must hold too;
+    and ``conditions``, yes-or-no parts as verdicts. :func:`over_seeds` decides several seeds'
+    rows by the same rule, parts and conditions (:func:`decide`)."""
     return {
         "id": id_,
         "dataset": dataset,
@@ -76,13 +75,27 @@ def row(
         "line": line,
         "n": e.n,
         "numbers": numbers,
-        "verdict": verdict,
+        "verdict": decide(rule, e, line, parts, conditions),
         "seeds": 1,
         "per_seed": _number(e.value),
         "_rule": rule,
-        "_parts": list(parts),
+        "_parts": [(r, ln, p.value) for r, ln, p in parts],
         "_conditions": list(conditions),
     }
+
+
+def decide(
+    rule: str,
+    e: S.Estimate,
+    line: float,
+    parts: Sequence[tuple[str, float, S.Estimate]],
+    conditions: Sequence[str],
+) -> str:
+    """A check's verdict: its rule on ``e``, every further part's rule on its estimate, and
+    every condition, all of which must hold (:func:`cg.report.stats.both`)."""
+    verdicts = [S.RULES[rule](e, line)]
+    verdicts += [S.RULES[r](p, ln) for r, ln, p in parts]
+    return S.both(*verdicts, *conditions)
 
 
 def _number(x: float) -> str:
@@ -115,12 +128,13 @@ def over_seeds(rows: Sequence[dict[str, Any]], seeds: Sequence[int]) -> dict[str
     if len(rows) == 1:
         return first
     e = S.over_seeds([r["value"] for r in rows])
-    verdicts = [S.RULES[first["_rule"]](e, first["line"])]
-    for i, (rule, line, _) in enumerate(first["_parts"]):
-        part = S.over_seeds([r["_parts"][i][2] for r in rows])
-        verdicts.append(S.RULES[rule](part, line))
-    for i in range(len(first["_conditions"])):
-        verdicts.append(S.consensus([r["_conditions"][i] for r in rows]))
+    parts = [
+        (rule, line, S.over_seeds([r["_parts"][i][2] for r in rows]))
+        for i, (rule, line, _) in enumerate(first["_parts"])
+    ]
+    conditions = [
+        S.consensus([r["_conditions"][i] for r in rows]) for i in range(len(first["_conditions"]))
+    ]
     per_seed = "; ".join(f"seed {s}: {S.Estimate(r['value'], r['low'], r['high'], r['n'])}"
                          f" {r['verdict']}" for s, r in zip(seeds, rows))  # fmt: skip
     first.update(
@@ -128,7 +142,7 @@ def over_seeds(rows: Sequence[dict[str, Any]], seeds: Sequence[int]) -> dict[str
         low=e.low,
         high=e.high,
         n=min(r["n"] for r in rows),
-        verdict=S.both(*verdicts),
+        verdict=decide(first["_rule"], e, first["line"], parts, conditions),
         seeds=len(rows),
         per_seed=";".join(_number(r["value"]) for r in rows),
         test=first["test"] + f"; decided over {len(rows)} seeds: the mean of the per-seed "

@@ -33,7 +33,6 @@ def simpson_to_human_blurry(run: Run) -> dict[str, Any]:
         e,
         0.0,
         f"detail ratio human -> Simpson {ab.mean():.3f}, Simpson -> human {ba.mean():.3f}",
-        S.above(e, 0.0),
         rule="above",
     )
 
@@ -57,7 +56,6 @@ def human_to_simpson_better(run: Run) -> dict[str, Any]:
         e,
         0.0,
         f"KID human -> Simpson {k_ab:.4f}, Simpson -> human {k_ba:.4f}",
-        S.above(e, 0.0),
         rule="above",
     )
 

@@ -43,13 +43,6 @@ def _kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (x @ y.T / x.shape[1] + 1.0) ** 3
 
 
-def kid_from_kernels(kff: np.ndarray, krr: np.ndarray, kfr: np.ndarray) -> float:
-    n, m = len(kff), len(krr)
-    off_f = (kff.sum() - np.trace(kff)) / (n * (n - 1))
-    off_r = (krr.sum() - np.trace(krr)) / (m * (m - 1))
-    return float(off_f + off_r - 2 * kfr.mean())
-
-
 def _off_diagonal(k: np.ndarray, c: np.ndarray) -> float:
     """The mean of ``k`` over pairs of different sources, source ``i`` drawn ``c[i]`` times."""
     pairs = c.sum() ** 2 - np.sum(c * c)
@@ -60,9 +53,14 @@ def kid_of_counts(
     kff: np.ndarray, krr: np.ndarray, kfr: np.ndarray, cf: np.ndarray, cr: np.ndarray
 ) -> float:
     """KID of a resample: generated image ``i`` drawn ``cf[i]`` times, real image ``j``
-    ``cr[j]`` times (all ones: :func:`kid_from_kernels`)."""
+    ``cr[j]`` times (all ones: the sets themselves, :func:`kid_from_kernels`)."""
     cross = float(cf @ kfr @ cr) / (cf.sum() * cr.sum())
     return _off_diagonal(kff, cf) + _off_diagonal(krr, cr) - 2 * cross
+
+
+def kid_from_kernels(kff: np.ndarray, krr: np.ndarray, kfr: np.ndarray) -> float:
+    """KID of the sets whose kernel matrices these are, each image once."""
+    return kid_of_counts(kff, krr, kfr, np.ones(len(kff)), np.ones(len(krr)))
 
 
 def kid(fake: np.ndarray, real: np.ndarray) -> float:

@@ -71,6 +71,15 @@ def _declared(notebook: Path) -> set[str]:
     return set(pm.inspect_notebook(str(notebook)))
 
 
+def selected(only: Sequence[str] = ()) -> list[str]:
+    """The notebooks to run, in the report's order: those named in ``only`` (all by default);
+    a UserError for a name that is not one of them."""
+    for n in only:
+        if n not in NOTEBOOKS:
+            raise UserError(f"unknown notebook {n!r}; known: {', '.join(NOTEBOOKS)}")
+    return [n for n in NOTEBOOKS if not only or n in only]
+
+
 def run_notebooks(
     params: Mapping[str, Mapping[str, Any]],
     *,
@@ -88,10 +97,7 @@ def run_notebooks(
     import papermill as pm
 
     src_dir, out = Path(notebooks_dir), Path(out_dir)
-    names = [n for n in NOTEBOOKS if not only or n in only]
-    for n in only:
-        if n not in NOTEBOOKS:
-            raise UserError(f"unknown notebook {n!r}; known: {', '.join(NOTEBOOKS)}")
+    names = selected(only)
     missing = [n for n in names if not (src_dir / f"{n}.ipynb").is_file()]
     if missing:
         raise UserError(
@@ -104,7 +110,8 @@ def run_notebooks(
     for i, name in enumerate(names, start=1):
         src = src_dir / f"{name}.ipynb"
         given = dict(params.get(name, {}))
-        used = {k: v for k, v in given.items() if k in _declared(src)}
+        declared = _declared(src)
+        used = {k: v for k, v in given.items() if k in declared}
         shown = Path(shown_dir or out) / f"{name}.ipynb"
         print(f"[{i}/{len(names)}] {name}.ipynb -> {shown}", flush=True)
         start = time.perf_counter()
@@ -239,10 +246,7 @@ def report(
         params[name].update(make_absolute(dict(overrides or {}), Path.cwd()))
         if name in roots:
             params[name]["data_root"] = roots[name]
-    for n in only:
-        if n not in NOTEBOOKS:
-            raise UserError(f"unknown notebook {n!r}; known: {', '.join(NOTEBOOKS)}")
-    selected = [n for n in NOTEBOOKS if not only or n in only]
+    names = selected(only)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
@@ -251,7 +255,7 @@ def report(
         for name in NOTEBOOKS:
             params[name].setdefault("results_dir", str(results.resolve()))
         start = time.perf_counter()
-        plans = grid.report_plans({n: params[n] for n in selected}, root / "notebooks")
+        plans = grid.report_plans({n: params[n] for n in names}, root / "notebooks")
         jobs = [j for p in plans for j in p.jobs]
         if jobs:
             schedule.train_grid(

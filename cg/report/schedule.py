@@ -214,7 +214,8 @@ def train_grid(
             layout = Layout(layout.workers, threads, layout.devices, "--threads")
         executor = local_executor(layout, token)
         where = f"this machine: {layout.describe()}"
-    print(f"grid: {len(todo)} of {len(jobs)} runs to train on {where}", file=stream, flush=True)
+    total = len(outcomes) + len(todo)
+    print(f"grid: {len(todo)} of {total} runs to train on {where}", file=stream, flush=True)
     started = time.perf_counter()
     with executor as (pool, stop):
         futures: dict[Future, Job] = {}

@@ -49,7 +49,7 @@ def outputs(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(fake, source, target)`` of ``direction`` on ``split``'s images (paired data: the
     targets are the sources' partners; unpaired: the target domain's images)."""
-    from cg.translate import load_generator, translate_batch
+    from cg.translate import load_generator
 
     ckpt = Path(checkpoint or run.checkpoint)
     key = (str(ckpt), direction, split, ckpt.stat().st_mtime)
@@ -57,10 +57,16 @@ def outputs(
         src, dst = ("a", "b") if direction == "ab" else ("b", "a")
         generator, _ = load_generator(ckpt, direction, "cpu")
         x = images(run, src, split)
-        with torch.inference_mode():
-            fake = torch.cat([translate_batch(generator, c) for c in x.split(32)])
-        _CACHE[key] = (fake, x, images(run, dst, split))
+        _CACHE[key] = (_translate(generator, x), x, images(run, dst, split))
     return _CACHE[key]
+
+
+def _translate(generator: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``generator`` (in eval mode) applied to images ``x`` in batches of 32."""
+    from cg.translate import translate_batch
+
+    with torch.inference_mode():
+        return torch.cat([translate_batch(generator, c) for c in x.split(32)])
 
 
 def pixel_errors(fake: torch.Tensor, target: torch.Tensor) -> np.ndarray:
@@ -141,15 +147,12 @@ def untrained_identity_distances(run: Run, direction: str) -> np.ndarray:
     import dataclasses
 
     from cg.train.state import build_session
-    from cg.translate import translate_batch
 
     cfg = dataclasses.replace(run.config, device="cpu")
     models = build_session(cfg, torch.device("cpu")).models
     generator = (models.g_ab if direction == "ab" else models.g_ba).eval()
     x = images(run, "a" if direction == "ab" else "b", "val")
-    with torch.inference_mode():
-        fake = torch.cat([translate_batch(generator, c) for c in x.split(32)])
-    return identity_distance(fake, x).numpy()
+    return identity_distance(_translate(generator, x), x).numpy()
 
 
 def data_distance(run: Run) -> float:
