@@ -174,18 +174,27 @@ def test_cycle_only_checks(fake_outputs, monkeypatch):
 
 
 def test_unpaired_checks(fake_outputs, monkeypatch):
-    humans, simpsons = _images(10), _images(11, smooth=True)
+    humans, simpsons = _images(10), _label_maps(11)  # cartoons: flat colours, sharp edges
     run = _run("face2simpson", "adv")
-    # human -> Simpson as flat as real Simpsons; Simpson -> human far blurrier than humans
-    fake_outputs[("adv", "ab")] = (_images(12, smooth=True), humans, simpsons)
+    # human -> Simpson as sharp as real Simpsons; Simpson -> human far blurrier than humans
+    fake_outputs[("adv", "ab")] = (_label_maps(12), humans, simpsons)
     fake_outputs[("adv", "ba")] = (_images(13, smooth=True), simpsons, humans)
-    assert findings.simpson_to_human_blurry(run)["verdict"] == "holds"
+    blur = findings.simpson_to_human_blurry(run)
+    assert blur["verdict"] == "holds" and blur["high"] < 1
+    # blotchy faces read as sharp, and blotches can hide a blur: undecided, never refuted
+    blotchy = _images(13, smooth=True) + _label_maps(14)
+    fake_outputs[("adv", "ba")] = (blotchy.clamp(-1, 1), simpsons, humans)
+    blur = findings.simpson_to_human_blurry(run)
+    assert blur["verdict"] == "undecided" and blur["low"] > 1
 
     def features(images):  # a stand-in for the Inception network: pixel statistics
         x = images.flatten(1)
         return torch.stack([x.mean(1), x.std(1), x.abs().mean(1)], 1).double().numpy()
 
     monkeypatch.setattr(kid, "features", features)
+    humans, simpsons = _images(10), _images(11, smooth=True)
+    fake_outputs[("adv", "ab")] = (_images(12, smooth=True), humans, simpsons)
+    fake_outputs[("adv", "ba")] = (_images(13, smooth=True), simpsons, humans)
     row = findings.human_to_simpson_better(run)
     assert row["id"] == "R9.4-better" and row["verdict"] == "holds" and row["low"] > 0
 

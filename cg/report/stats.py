@@ -176,6 +176,19 @@ def within(e: Estimate, band: float) -> str:
     return UNDECIDED
 
 
+def shows_below(e: Estimate, line: float) -> str:
+    """The claim "the statistic is below ``line``", for a statistic that can show it but not
+    refute it (an artefact can hide the claim's phenomenon from it): holds when the interval
+    is below ``line``, undecided otherwise."""
+    return HOLDS if below(e, line) == HOLDS else UNDECIDED
+
+
+def shows_above(e: Estimate, line: float) -> str:
+    """The claim "the statistic is above ``line``", for a statistic that can show it but not
+    refute it: holds when the interval is above ``line``, undecided otherwise."""
+    return HOLDS if above(e, line) == HOLDS else UNDECIDED
+
+
 def both(*verdicts: str) -> str:
     """A claim made of several parts: holds if all hold, does not hold if any does not."""
     if any(v == FAILS for v in verdicts):
@@ -184,3 +197,4 @@ def both(*verdicts: str) -> str:
 
 
 RULES.update(below=below, above=above, within=within)
+RULES.update(shows_below=shows_below, shows_above=shows_above)
