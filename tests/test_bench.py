@@ -441,3 +441,22 @@ def test_bench_grid_part_times_layouts_side_by_side(capsys):
          "seconds": 1, "warmup": 1, "rounds": 1, "grid": rows}
     )  # fmt: skip
     assert "seed-steps/s" in text and "2x1:" in text
+
+
+def test_stacked_seeds_step_as_the_separate_networks_do():
+    """The stacking part compares equal work: one stacked step moves every seed's weights as
+    its own network's step does (float tolerance: grouped against plain convolutions)."""
+    from cg.bench.stacking import build, measure_stacking
+
+    separate, stacked, nets, params = build(32, 4, 2, 3)
+    separate()
+    stacked()
+    for name, value in params.items():
+        for i, net in enumerate(nets):
+            own = dict(net.named_parameters())[name]
+            assert torch.allclose(value[i], own, atol=1e-5), name
+    row = measure_stacking(32, 4, 2, 2, seconds=0.05)
+    assert row["separate_seed_steps_per_s"] > 0 and row["stacked_seed_steps_per_s"] > 0
+    assert row["speedup"] == pytest.approx(
+        row["stacked_seed_steps_per_s"] / row["separate_seed_steps_per_s"]
+    )

@@ -102,3 +102,14 @@ def test_kid_grows_with_blur_and_artefacts_and_is_largest_for_the_other_domain(n
     assert _falls_with_blur({k: -v for k, v in r.items()}), r  # rises with blur
     for case in (*ARTEFACTS, "JPEG 10"):
         assert r["clean"] < r[case] < r["other domain"], (case, r)
+
+
+def test_soundness_needs_every_blur_to_read_strictly_less():
+    from cg.report.soundness import Soundness
+
+    faces = D.image_set("faces")[0]
+    assert reads_blur(lambda x: float(x.diff(dim=3).abs().mean()), faces).verdict == "holds"
+    assert reads_blur(lambda x: 1.0, faces).verdict == "undecided"  # blind to blur
+    assert Soundness((0.9, 0.95, 0.5)).verdict == "undecided"  # not monotone
+    assert Soundness((0.9, float("nan"), 0.5)).verdict == "undecided"
+    assert "blur sigma 0.5/1/2 px reads 0.90/0.70/0.50" in str(Soundness((0.9, 0.7, 0.5)))

@@ -31,6 +31,28 @@ def test_verdicts_follow_the_interval():
     assert S.both("holds", "undecided") == "undecided"
     assert S.both("undecided", "does not hold") == "does not hold"
     assert S.below(S.Estimate(0.0, math.nan, math.nan, 1), 1) == "undecided"
+    # a statistic that can show a claim but not refute it: never "does not hold"
+    assert S.shows_below(e, 0) == "holds" and S.shows_above(e, 0) == "undecided"
+    assert S.shows_below(S.Estimate(0.5, 0.2, 0.8, 10), 0) == "undecided"
+    assert S.shows_above(S.Estimate(0.5, 0.2, 0.8, 10), 0) == "holds"
+
+
+def test_regime_reads_the_epoch_of_the_validation_minimum():
+    from cg.report.regime import minimum
+
+    history = pd.DataFrame(
+        {
+            "epoch": [1, 2, 3, 4],
+            "pixel_error_ab_val": [0.30, 0.10, 0.12, 0.15],
+            "pixel_error_ba_val": [0.30, 0.10, 0.12, 0.13],
+        }
+    )
+    assert minimum(history, 16) == {
+        "best epoch": 2,
+        "best step": 32,
+        "epochs": 4,
+        "last / best": 1.4,
+    }
 
 
 def test_bootstrap_interval_covers_the_mean_and_separates_clear_differences():

@@ -66,7 +66,16 @@ from cg.runtime import resolve_device
 
 # Dense bf16 peaks (TFLOP/s) of GPUs the model FLOP utilisation is computed against.
 GPU_BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0}
-PARTS = ("ceilings", "training", "epochs", "profile", "data", "translate", "grid")
+PARTS = (
+    "ceilings",
+    "training",
+    "epochs",
+    "profile",
+    "data",
+    "translate",
+    "grid",
+    "stacking",
+)
 
 # Where a step's time goes: PyTorch op names (profiler self time) by kind, first match wins.
 OP_KINDS = (
@@ -370,5 +379,10 @@ def run_bench(
 
         shapes = GRID_SHAPES[:1] if quick else GRID_SHAPES
         result["grid"] = measure_grid(shapes, seconds=2.0 if quick else 10.0, say=say)
+    if "stacking" in parts:
+        from cg.bench.stacking import STACK_SHAPES, measure_all
+
+        shapes = ((32, 4, 4, 2),) if quick else STACK_SHAPES
+        result["stacking"] = measure_all(shapes, seconds=1.0 if quick else 5.0, say=say)
     result["machine"]["load_average_after"] = machine_info(dev)["load_average"]
     return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from cg.bench.cases import REFERENCE_CONFIGS
+from cg.bench.stacking import stacking_lines
 
 #: Speed goals against the reference, by the epoch: fp32 at least 1.2x its images/s, bf16 (on a
 #: CPU with bf16 hardware) 2x; the data pipeline at least 5x the fastest training.
@@ -106,6 +107,7 @@ def format_table(result: dict[str, Any]) -> str:
             "",
         ]
     lines += _grid_lines(result)
+    lines += stacking_lines(result)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -62,7 +62,9 @@ def add(sub: Any) -> None:
         help="what to measure (default: all of ceilings,training,epochs,profile,data,"
         "translate); epochs: whole `cg train` epochs of the reference cases, end to end; "
         "grid (not in the default): the report's runs side by side in several layouts "
-        "(runs x threads), the measurement behind `cg report`'s default workers",
+        "(runs x threads), the measurement behind `cg report`'s default workers; stacking "
+        "(not in the default): seeds' generators stacked into one network (torch.func vmap) "
+        "against separate networks",
     )
     p.add_argument(
         "--epochs",

@@ -30,6 +30,10 @@ Image statistics, in [0, 1] pixel units:
   real images, below 1 blurrier);
 - identity distance ``mean |G(x) - x|``, against the data's own ``mean |A - B|`` (what a
   generator that translates must change);
+- edge sharpness (R9.4-blur): over windows of 5 pixels that span a strong edge, the share of
+  its contrast crossed in the steepest single step (:func:`cg.report.scores.edge_sharpness`);
+  unlike ``D``, blotches and noise do not make it say "blurrier", but blotches laid over a
+  blur can hide it, so it can show a blur and never refute one (rule ``shows_below``);
 - invented detail: ``D`` over the neighbouring pixel pairs where the *input* is flat (its
   3x3 neighbourhood within :data:`cg.report.scores.FLAT_RANGE`: inside a segment, away from
   every edge line), over the same of the real targets: the structure a model must invent,
@@ -37,6 +41,11 @@ Image statistics, in [0, 1] pixel units:
 - KID (Binkowski et al. 2018) of each direction's outputs against the real images of its
   target domain: one yardstick for both directions of an unpaired run;
 - segmentation scores of generated label maps (:mod:`cg.eval.segmentation`).
+
+Each of these statistics is read on known degradations (blur, JPEG, colour patches, noise, a
+copy of the input) in :mod:`cg.report.degradations` and its tests, and a check that reads blur
+or invented detail first checks on its own real targets that blur reads as blur there
+(:mod:`cg.report.soundness`): where it does not, the check is ``undecided``.
 
 Every check returns one row (:data:`COLUMNS`); :func:`table` shows rows for a reader and
 :func:`write_csv` writes them for a machine (``reports/findings.csv``).
@@ -56,6 +65,7 @@ from cg.report import stats as S
 from cg.report.findings_table import (  # noqa: F401 - the notebooks call findings.publish
     COLUMNS,
     over_seeds,
+    profile_findings,
     publish,
     read_csv,
     row,

@@ -198,3 +198,22 @@ def publish(rows: Sequence[dict[str, Any]], dataset: str, results_dir: str | Pat
     if results_dir:
         write_csv(rows, Path(results_dir) / f"{dataset}.csv")
     return table(rows)
+
+
+def profile_findings(profile: str, ids: Sequence[str], dataset: str) -> pd.DataFrame | str:
+    """Another profile's verdicts of the checks ``ids`` on ``dataset``, as committed beside the
+    profile (``params/<profile>-findings.csv``: the ``findings.csv`` of a full run of that
+    profile, copied there with the profile's time and machine in its comment), as the table a
+    reader sees; a line saying how to get them when there is no such file."""
+    path = Path(__file__).resolve().parents[2] / "params" / f"{profile}-findings.csv"
+    if not path.is_file():
+        return (
+            f"No verdicts of the {profile} profile are committed (params/{profile}-findings.csv): "
+            f"run `cg report --profile {profile} --out reports/{profile}`."
+        )
+    rows = [r for r in read_csv(path) if r["id"] in ids and r["dataset"] == dataset]
+    for r in rows:
+        for key in ("value", "low", "high"):
+            r[key] = float(r[key])
+        r["n"], r["seeds"] = int(r["n"]), int(r["seeds"])
+    return table(rows)
