@@ -42,10 +42,9 @@ Image statistics, in [0, 1] pixel units:
   target domain: one yardstick for both directions of an unpaired run;
 - segmentation scores of generated label maps (:mod:`cg.eval.segmentation`).
 
-Each of these statistics is read on known degradations (blur, JPEG, colour patches, noise, a
-copy of the input) in :mod:`cg.report.degradations` and its tests, and a check that reads blur
-or invented detail first checks on its own real targets that blur reads as blur there
-(:mod:`cg.report.soundness`): where it does not, the check is ``undecided``.
+Each statistic is read on known degradations in :mod:`cg.report.degradations`; a check that
+reads blur or invented detail first checks that blur reads as blur on its own real targets
+(:mod:`cg.report.soundness`), and is ``undecided`` where it does not.
 
 Every check returns one row (:data:`COLUMNS`); :func:`table` shows rows for a reader and
 :func:`write_csv` writes them for a machine (``reports/findings.csv``).
@@ -80,10 +79,9 @@ from cg.report.findings_unpaired import (  # noqa: F401 - the notebooks call fin
 )
 from cg.report.scores import (
     data_distance,
-    flat_mask,
     identity_distances,
     invented_detail_ratios,
-    invented_details,
+    invented_detail_soundness,
     outputs,
     pixel_errors_of,
     untrained_identity_distances,
@@ -193,17 +191,12 @@ def adv_invents_detail(noadv: Run, adv: Run) -> dict[str, Any]:
     edge line): the detail there is what the input does not give and a model must invent
     (windows, foliage, the texture of a shoe). Measured over all pixels, the detail would
     also count the boundaries the input dictates, which a pixel-loss model copies sharply."""
-    from cg.report.soundness import reads_blur
-
     _, p, _, task = _facts(noadv)
     a, b = invented_detail_ratios(noadv, p), invented_detail_ratios(adv, p)
     keep = np.isfinite(a) & np.isfinite(b)  # images whose input has flat pixels
     a, b = a[keep], b[keep]
     e = S.estimate([b, a], S.mean_difference, paired=True)
-    _, source, target = outputs(noadv, p)
-    mask = flat_mask(source)
-    sound = reads_blur(lambda x: float(np.nanmean(invented_details(x, mask))), target)
-    floor = float(np.nanmean(invented_details(target, mask)))
+    sound, floor = invented_detail_soundness(noadv, p)
     return row(
         "R9.2-detail",
         noadv.dataset,

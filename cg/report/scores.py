@@ -18,6 +18,7 @@ from cg.eval.metrics import identity_distance, pixel_error
 
 if TYPE_CHECKING:
     from cg.report.experiments import Run
+    from cg.report.soundness import Soundness
 
 #: Images per split scored (and resampled) by the checks.
 MAX_IMAGES = 256
@@ -171,6 +172,17 @@ def invented_detail_ratios(run: Run, direction: str) -> np.ndarray:
     fake, source, target = outputs(run, direction)
     mask = flat_mask(source)
     return invented_details(fake, mask) / float(np.nanmean(invented_details(target, mask)))
+
+
+def invented_detail_soundness(run: Run, direction: str) -> tuple[Soundness, float]:
+    """Whether invented detail reads blur as blur on the run's real targets (where the
+    inputs are flat, :mod:`cg.report.soundness`), and the targets' own invented detail."""
+    from cg.report.soundness import reads_blur
+
+    _, source, target = outputs(run, direction)
+    mask = flat_mask(source)
+    sound = reads_blur(lambda x: float(np.nanmean(invented_details(x, mask))), target)
+    return sound, float(np.nanmean(invented_details(target, mask)))
 
 
 def identity_distances(run: Run, direction: str) -> np.ndarray:
