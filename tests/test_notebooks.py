@@ -221,8 +221,9 @@ def test_smoke_report_writes_findings_csv(smoke):
         assert int(r["seeds"]) == len(per_seed) == block, r
         if all(math.isfinite(v) for v in per_seed):
             assert float(r["value"]) == pytest.approx(sum(per_seed) / block), r
-        else:  # at 32 px a seed's images may have no flat input pixels (R9.2-detail)
-            assert r["id"] == "R9.2-detail" and r["verdict"] == "undecided", r
+        else:  # at 32 px a seed's images may have no flat input pixels (R9.2-detail), or a
+            # seed's tiny outputs no edge strong enough for edge sharpness (R9.4-blur)
+            assert r["id"] in ("R9.2-detail", "R9.4-blur") and r["verdict"] == "undecided", r
 
 
 def test_report_outputs_follow_the_umask(tmp_path):
