@@ -115,22 +115,3 @@ def measure_all(
                 measure_stacking(size, width, batch, seeds, threads=threads, seconds=seconds)
             )
     return rows
-
-
-def stacking_lines(result: dict[str, Any]) -> list[str]:
-    """The stacking part's table lines."""
-    rows = result.get("stacking")
-    if not rows:
-        return []
-    lines = [
-        "stacking: seeds' generator steps (forward, L1, backward, Adam) in one process, "
-        "seed-steps/s, separate networks vs stacked (torch.func vmap)"
-    ]
-    for r in rows:
-        shape = f"{r['image_size']}px {r['base_channels']}ch b{r['batch_size']}"
-        lines.append(
-            f"  {shape:<16}{r['seeds']} seeds x {r['threads']} thread(s): separate "
-            f"{r['separate_seed_steps_per_s']:.1f}/s, stacked "
-            f"{r['stacked_seed_steps_per_s']:.1f}/s ({r['speedup']:.2f}x)"
-        )
-    return lines + [""]

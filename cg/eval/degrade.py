@@ -42,16 +42,18 @@ def jpeg(images: torch.Tensor, quality: int) -> torch.Tensor:
     import numpy as np
     from PIL import Image
 
+    from cg.data.datasets import to_float
+    from cg.images import to_uint8
+
     if not 1 <= quality <= 100:
         raise ValueError(f"quality={quality} is not a JPEG quality; give 1 to 100")
-    u8 = ((images.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
     out = []
-    for x in u8.permute(0, 2, 3, 1).numpy():
+    for x in to_uint8(images).permute(0, 2, 3, 1).numpy():
         buf = io.BytesIO()
         Image.fromarray(x).save(buf, format="JPEG", quality=quality)
         with Image.open(buf) as decoded:
             out.append(torch.from_numpy(np.array(decoded.convert("RGB"))))
-    return torch.stack(out).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return to_float(torch.stack(out).permute(0, 3, 1, 2))
 
 
 def colour_patches(

@@ -29,7 +29,7 @@ import torch
 
 from cg.eval import degrade as G
 from cg.eval.metrics import identity_distance
-from cg.report.scores import details, edge_sharpness, flat_mask, invented_details  # noqa: F401
+from cg.report.scores import details, edge_sharpness, flat_mask, invented_details
 
 #: The design seed of the built-in images (the report shows seeds 0-4).
 SEED = 100
@@ -53,8 +53,9 @@ CASES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 def _tensor(image) -> torch.Tensor:
-    a = np.array(image.convert("RGB"), dtype=np.float32)
-    return torch.from_numpy(a).permute(2, 0, 1) / 127.5 - 1
+    from cg.data.datasets import to_float
+
+    return to_float(torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1))
 
 
 @functools.cache
@@ -81,9 +82,10 @@ def image_set(name: str, count: int = COUNT) -> tuple[torch.Tensor, torch.Tensor
         images = [render("face2simpson", folder, i + 1, size=SIZE, seed=SEED) for i in range(count)]
         return torch.stack([_tensor(im) for im in images]), None
     dataset = {"cityscapes": "cityscapes", "shoes": "edges2shoes"}[name]
+    from cg.data.datasets import split_pair
+
     pairs = [_tensor(render(dataset, "val", i + 1, size=SIZE, seed=SEED)) for i in range(count)]
-    a = torch.stack([p[..., : p.shape[-1] // 2] for p in pairs])
-    b = torch.stack([p[..., p.shape[-1] // 2 :] for p in pairs])
+    a, b = split_pair(torch.stack(pairs))
     # pix2pix pairs are A | B: Cityscapes photo | labels, edges2shoes edges | shoe
     return (a, b) if name == "cityscapes" else (b, a)
 
