@@ -87,6 +87,29 @@ def test_kid_equals_torchmetrics_unbiased_mmd_and_grows_with_a_shift():
     assert kid.kid(fake + 1.0, real) > 3 * kid.kid(fake, real)
 
 
+def test_kid_features_pass_each_image_set_through_the_network_once(monkeypatch):
+    calls = []
+
+    class Counting:  # stands in for the Inception network: one 2-d feature per image
+        def features(self, batches):
+            for x in batches:
+                calls.append(len(x))
+                yield x.flatten(1)[:, :2].float()
+
+    monkeypatch.setattr(kid, "_EVALUATOR", Counting())
+    monkeypatch.setattr(kid, "_REMEMBERED", type(kid._REMEMBERED)())
+    monkeypatch.setattr(kid, "REMEMBERED", 2)
+    a, b, c = (torch.full((3, 3, 4, 4), v) for v in (0.1, 0.2, 0.3))
+    first = kid.features(a)
+    assert np.array_equal(kid.features(a.clone()), first) and calls == [3]  # by content
+    kid.features(b)
+    kid.features(c)  # a is forgotten: only the last two sets are kept
+    kid.features(a)
+    assert calls == [3, 3, 3, 3]
+    with pytest.raises(ValueError):
+        first[0, 0] = 1.0  # shared between callers: read-only
+
+
 # --- the checks on hand-made outputs -----------------------------------------------------------
 
 

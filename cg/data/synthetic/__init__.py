@@ -42,7 +42,7 @@ MARKER = "cg-synth.json"
 #: The version of the renderers' drawings, raised whenever one changes what it draws: it is in
 #: the ``cg-synth.json`` note and in the names of the report's cached dataset folders, so a
 #: cache made by other renderers is never taken for this one's.
-VERSION = 2
+VERSION = 3
 JPEG_QUALITY = 90
 _ALL_FOLDERS = ("train", "val", "trainA", "trainB", "testA", "testB")
 

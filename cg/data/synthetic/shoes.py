@@ -5,7 +5,9 @@ as in the Zappos photos) to the heel (1), ``v`` is the height above the ground, 
 the shoe's length. A style (sneaker, boot, heel, flat) gives the top line of the upper as a few
 control points, smoothed by Chaikin's corner cutting; the parts (outsole, midsole, upper, toe
 cap, heel counter, stripe, tongue, opening, heel block) are painted as label regions, shaded and
-textured for the photo, and their boundaries plus laces and stitching make the edge map.
+textured for the photo, and their boundaries plus laces and stitching make the edge map. The
+upper's material (creased leather, suede, knit mesh, canvas) is in the photo only: as in
+edges2shoes, whose edges are outlines and seams, the input leaves it open.
 """
 
 from __future__ import annotations
@@ -168,6 +170,41 @@ def _opening(
             lines.line(sp.flat(stitch[i : i + 2]), fill=3, width=w)
 
 
+MATERIALS = ("leather", "suede", "mesh", "canvas")
+
+
+def _material(shoe: _Shoe, size: int) -> np.ndarray:
+    """The upper's surface, a factor on its colour: leather creased across the flex zone with a
+    sheen, suede's fine nap, a sneaker's knit mesh, or canvas's weave. None of it is in the
+    edge map (as in edges2shoes, whose edges are the outlines, laces and seams): the input
+    leaves it open."""
+    rng, W = shoe.rng, shoe.W
+    f = W / size  # internal pixels per output pixel
+    kind = MATERIALS[rng.choice(4, p=[0.4, 0.2, 0.25, 0.15])]
+    if shoe.style == "heel" and kind in ("mesh", "canvas"):
+        kind = "leather"
+    y, x = np.mgrid[0:W, 0:W].astype(np.float32)
+    if kind == "leather":
+        out = 1 + 0.06 * sp.fractal_noise(rng, W, W, (size / 4, size / 2, size))
+        for _ in range(int(rng.integers(3, 8))):  # creases where the foot bends
+            s0 = rng.uniform(0.22, 0.45)
+            x0, y0 = shoe.px(s0, shoe.sole + 0.02)[0]
+            lean = rng.uniform(-0.5, 0.1)
+            d = (x - x0) - lean * (y - y0) - 0.03 * W * np.sin((y - y0) / (0.05 * W))
+            crease = np.exp(-0.5 * (d / (0.7 * f)) ** 2) * ((y0 - y) < rng.uniform(0.1, 0.2) * W)
+            out -= rng.uniform(0.2, 0.35) * crease * (y < y0)
+            out += 0.15 * np.exp(-0.5 * ((d - 1.5 * f) / (0.7 * f)) ** 2) * (y < y0)
+        return out
+    if kind == "suede":
+        return 1 + 0.3 * sp.fractal_noise(rng, W, W, (size / 3, size / 1.5, size))
+    period = f * rng.uniform(1.8, 3.0)
+    phase = rng.uniform(0, 2 * np.pi, 2)
+    wx, wy = np.sin(2 * np.pi * x / period + phase[0]), np.sin(2 * np.pi * y / period + phase[1])
+    if kind == "mesh":
+        return 1 - 0.35 * ((wx * wy) > 0.4)
+    return 1 + 0.1 * (wx + wy) + 0.08 * sp.fractal_noise(rng, W, W, (size / 2, size))
+
+
 def _clip_fill(draw: ImageDraw.ImageDraw, polygon: np.ndarray, part: int, inside: int) -> None:
     """Fill ``polygon`` with ``part``, but only over pixels that currently hold ``inside``."""
     img = draw._image  # type: ignore[attr-defined]
@@ -204,6 +241,8 @@ def render_shoe(rng: np.random.Generator, size: int) -> Image.Image:
     ys = np.linspace(1.15, 0.75, W, dtype=np.float32)[:, None]  # light from above
     grain = sp.fractal_noise(rng, W, W, (16, 60, W / 3)) * rng.uniform(0.05, 0.2)
     photo *= (ys + grain)[..., None]
+    surface = np.isin(labels, [P["upper"], P["toe"], P["counter"], P["tongue"]])
+    photo[surface] *= _material(shoe, size)[surface, None]
     shine = sp.soft(_ellipse(W, shoe.px(0.12, shoe.sole + 0.1)[0], 0.06 * W, 0.025 * W), W / 40)
     sp.blend(photo, shine * 0.35 * inside, (1.0, 1.0, 1.0))
     lace = (0.95, 0.95, 0.93) if rng.random() < 0.6 else upper * 0.6
