@@ -131,6 +131,7 @@ def structure_better_without_adv(noadv: Run, adv: Run) -> dict[str, Any]:
         0.0,
         f"pixel error without adv. {a.mean():.4f}, with adv. {b.mean():.4f}",
         rule="below",
+        facts={"without": a.mean(), "with": b.mean()},
     )
 
 
@@ -161,6 +162,7 @@ def segmentation_better_without_adv(noadv: Run, adv: Run) -> dict[str, Any] | No
         f"class IoU without adv. {iou[0].mean():.3f}, with adv. {iou[1].mean():.3f}; pixel "
         f"accuracy {acc[0]:.3f} vs {acc[1]:.3f}",
         rule="above",
+        facts={"without": iou[0].mean(), "with": iou[1].mean()},
     )
 
 
@@ -181,6 +183,7 @@ def photo_equally_bad(noadv: Run, adv: Run) -> dict[str, Any]:
         EQUAL_TOLERANCE,
         f"pixel error without adv. {a.mean():.4f}, with adv. {b.mean():.4f}",
         rule="within",
+        facts={"without": a.mean(), "with": b.mean()},
     )
 
 
@@ -213,6 +216,7 @@ def adv_invents_detail(noadv: Run, adv: Run) -> dict[str, Any]:
         f"real targets {sound}",
         rule="above",
         conditions=[sound.verdict],
+        facts={"with": b.mean(), "without": a.mean(), "targets": floor},
     )
 
 
@@ -241,6 +245,7 @@ def overfits(noadv: Run) -> dict[str, Any]:
         e = S.Estimate(math.nan, math.nan, math.nan, 0)
         numbers = "no checkpoint per epoch to choose the best epoch from (checkpoint_every=1)"
         conditions = [UNDECIDED]
+        facts = {}
     else:
         errors = {epoch: both_directions(path) for epoch, path in sorted(kept.items())}
         chosen = {epoch: float(v[0::2].mean()) for epoch, v in errors.items()}
@@ -253,6 +258,7 @@ def overfits(noadv: Run) -> dict[str, Any]:
             f"{best_pe.mean():.4f} there, {last_pe.mean():.4f} at the end"
         )
         conditions = [HOLDS if best_epoch <= early else FAILS]
+        facts = {"best epoch": best_epoch, "last epoch": last_epoch, "early": early}
     return row(
         "R9.3-overfit",
         noadv.dataset,
@@ -267,6 +273,7 @@ def overfits(noadv: Run) -> dict[str, Any]:
         numbers,
         rule="above",
         conditions=conditions,
+        facts=facts,
     )
 
 
@@ -301,6 +308,12 @@ def adv_generalises_better(noadv: Run, adv: Run) -> dict[str, Any]:
         f"adv. {val_a.mean():.4f}, without {val_n.mean():.4f} (difference {e_val})",
         rule="below",
         parts=[("below", 0.0, e_val)],
+        facts={
+            "gap with": gap_a,
+            "gap without": gap_n,
+            "val with": val_a.mean(),
+            "val without": val_n.mean(),
+        },  # fmt: skip
     )
 
 
@@ -320,6 +333,7 @@ def cycle_only_does_not_learn(cycle_only: Run, noadv: Run) -> dict[str, Any]:
         NOT_LEARNED,
         f"pixel error cycle-only {a.mean():.4f}, with the identity loss {b.mean():.4f}",
         rule="above",
+        facts={"cycle-only": a.mean(), "identity loss": b.mean()},
     )
 
 
@@ -345,6 +359,7 @@ def ends_at_identity(run: Run, id_: str, claim: str) -> dict[str, Any]:
         f"|G(x) - x| {first:.4f} -> {last:.4f} over training; data |A - B| {dist:.4f}",
         rule="below",
         conditions=[falling],
+        facts={"untrained": first, "final": last, "data": dist},
     )
 
 

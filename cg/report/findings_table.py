@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,12 +57,15 @@ def row(
     rule: str,
     parts: Sequence[tuple[str, float, S.Estimate]] = (),
     conditions: Sequence[str] = (),
+    facts: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """One check's row for one seed, and its verdict: ``rule`` (``below``, ``above`` or
     ``within``, :data:`cg.report.stats.RULES`) applied to ``e`` (the interval over the
     images) and ``line``; any further ``parts`` ``(rule, line, estimate)`` that must hold too;
     and ``conditions``, yes-or-no parts as verdicts. :func:`over_seeds` decides several seeds'
-    rows by the same rule, parts and conditions (:func:`decide`)."""
+    rows by the same rule, parts and conditions (:func:`decide`). ``facts`` are the named
+    numbers behind the statistic that :mod:`cg.report.reasons` explains a verdict with (kept
+    per seed, not written to the CSV)."""
     return {
         "id": id_,
         "dataset": dataset,
@@ -81,6 +84,7 @@ def row(
         "_rule": rule,
         "_parts": [(r, ln, p.value) for r, ln, p in parts],
         "_conditions": list(conditions),
+        "_facts": {k: [float(v)] for k, v in (facts or {}).items()},
     }
 
 
@@ -145,6 +149,7 @@ def over_seeds(rows: Sequence[dict[str, Any]], seeds: Sequence[int]) -> dict[str
         verdict=decide(first["_rule"], e, first["line"], parts, conditions),
         seeds=len(rows),
         per_seed=";".join(_number(r["value"]) for r in rows),
+        _facts={k: [x for r in rows for x in r["_facts"][k]] for k in first["_facts"]},
         test=first["test"] + f"; decided over {len(rows)} seeds: the mean of the per-seed "
         "statistics and its 95% Student t interval over the seeds",
         numbers=f"{per_seed} (seed {seeds[0]}: {first['numbers']})",

@@ -64,6 +64,7 @@ def simpson_to_human_blurry(run: Run) -> dict[str, Any]:
         rule="shows_below",
         parts=[("shows_above", 0.0, e_diff)],
         conditions=[blur_read],
+        facts={"Simpson -> human": np.nanmean(ba), "human -> Simpson": np.nanmean(ab)},
     )
 
 
@@ -87,6 +88,7 @@ def human_to_simpson_better(run: Run) -> dict[str, Any]:
         0.0,
         f"KID human -> Simpson {k_ab:.4f}, Simpson -> human {k_ba:.4f}",
         rule="above",
+        facts={"human -> Simpson": k_ab, "Simpson -> human": k_ba},
     )
 
 

@@ -1,0 +1,226 @@
+"""Why a check does not show here: for every finding that does not hold, its mechanism's
+measurement, in a sentence.
+
+Each sentence is made from numbers, never written for a verdict: the check's own statistic over
+the seeds (``per_seed``), the named numbers behind it that the check keeps per seed (a row's
+``_facts``, :func:`cg.report.findings_table.row`), and the dataset's measurements without
+training (:func:`cg.report.data_measures.measure`). What each mechanism needs is the README's
+"What the data holds"; a finding that holds has no reason to give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cg.datasets import DATASETS
+from cg.report import stats as S
+
+VARIANCE_LEFT = "variance left given the other domain"
+FINE = "fine (1-2 px)"
+APPEARANCE = "appearance diversity"
+
+
+def _values(facts: dict[str, list[float]], key: str) -> np.ndarray:
+    return np.asarray(facts.get(key, []), dtype=np.float64)
+
+
+def _mean(facts: dict[str, list[float]], key: str, fmt: str = ".4f") -> str:
+    """The mean over the seeds, and its range when there are several."""
+    v = _values(facts, key)
+    if v.size == 0 or not np.all(np.isfinite(v)):
+        return "n/a"
+    if v.size == 1 or np.ptp(v) == 0:
+        return format(float(v.mean()), fmt)
+    return f"{v.mean():{fmt}} ({v.min():{fmt}} to {v.max():{fmt}} over {v.size} seeds)"
+
+
+def _domain(dataset: str, direction: str) -> tuple[int, str]:
+    """The row of ``direction``'s target domain in the measurements (A, B in order) and the
+    target's name."""
+    names = {"cityscapes": ("photo", "label map"), "edges2shoes": ("edge map", "shoe photo"),
+             "face2simpson": ("human face", "Simpson")}.get(dataset, ("A", "B"))  # fmt: skip
+    i = 1 if direction == "ab" else 0
+    return i, names[i]
+
+
+def _measured(measures: pd.DataFrame | None, row: int, column: str) -> float | None:
+    if measures is None or column not in measures.columns or row >= len(measures):
+        return None
+    value = float(measures.iloc[row][column])
+    return value if np.isfinite(value) else None
+
+
+def _left(dataset: str, direction: str, measures: pd.DataFrame | None) -> str:
+    """What the input leaves open of ``direction``'s target, as a clause (empty without the
+    measurement)."""
+    i, target = _domain(dataset, direction)
+    source = _domain(dataset, "ab" if direction == "ba" else "ba")[1]
+    v = _measured(measures, i, VARIANCE_LEFT)
+    if v is None:
+        return ""
+    return f"Given the {source}, {v:.0%} of the {target}'s variance is left open (data measurement)"
+
+
+def _structure(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
+    d = DATASETS.get(row["dataset"])
+    left = _left(row["dataset"], d.structure, m) if d else ""
+    return (
+        f"Without adv. {_mean(f, 'without')}, with adv. {_mean(f, 'with')}. "
+        + (f"{left}: " if left else "")
+        + "a discriminator can only pull the outputs away from the pixel-optimal answer where "
+        "the input leaves the target open."
+    )
+
+
+def _equal(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
+    d = DATASETS.get(row["dataset"])
+    left = _left(row["dataset"], d.photo, m) if d else ""
+    return (
+        f"The adversarial model's photo pixel error is {_mean(f, 'with')} against "
+        f"{_mean(f, 'without')} without it ({row['value']:+.0%} of its own). "
+        + (f"{left}: " if left else "")
+        + "a pixel loss predicts the mean of what is left open, while a model that draws a "
+        "plausible value instead pays up to twice the squared error there, so the two are "
+        "equally bad only where little is left open."
+    )
+
+
+def _detail(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
+    unsound = any(c != S.HOLDS for c in row.get("_conditions", []))
+    if unsound:
+        return (
+            "Its statistic does not read blur as blur on these real targets (blur of 0.5, 1 "
+            "and 2 px must each read less invented detail; the readings are in the numbers): "
+            f"the targets hold only {_mean(f, 'targets')} of detail where the input is flat, so "
+            "blurred outlines spill more gradient there than a blur takes away, and the "
+            "statistic cannot tell invented detail from blur on this data."
+        )
+    d = DATASETS.get(row["dataset"])
+    left = _left(row["dataset"], d.photo, m) if d else ""
+    return (
+        f"Invented detail ratio with adv. {_mean(f, 'with', '.3f')}, without "
+        f"{_mean(f, 'without', '.3f')} (1 = the real targets' {_mean(f, 'targets')} where the "
+        "input is flat)." + (f" {left}." if left else "")
+    )
+
+
+def _overfit(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
+    if not f.get("best epoch"):
+        return "No checkpoint per epoch to find the validation minimum in."
+    best, last = _values(f, "best epoch"), _values(f, "last epoch")
+    early = _values(f, "early")
+    late = int(np.sum(best > early))
+    return (
+        f"The validation minimum comes at epoch {', '.join(str(int(b)) for b in best)} of "
+        f"{int(last.max())} (per seed), after the first {int(early.max())} epochs on {late} of "
+        f"{best.size} seeds: the validation error levels off and has not risen by the end. "
+        "The report's regime, about 9,000 steps of 50,000 images, is far beyond these runs "
+        "(the README's \"Where R9.3's regime is\" measures where this model's minimum comes)."
+    )
+
+
+def _generalise(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
+    gaps = f"The gap with adv. is {_mean(f, 'gap with')}, without {_mean(f, 'gap without')}"
+    worse = _values(f, "val with").mean() >= _values(f, "val without").mean()
+    if worse:
+        return (
+            f"{gaps}; but the adversarial model's validation error is {_mean(f, 'val with')} "
+            f"against {_mean(f, 'val without')}: a smaller gap from fitting the training "
+            "images worse, not from generalising better."
+        )
+    return f"{gaps}: the adversarial model's gap is not reliably smaller."
+
+
+def _blur(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
+    if any(c != S.HOLDS for c in row.get("_conditions", [])):
+        return (
+            "Edge sharpness does not read blur as blur on these real images (the readings are "
+            "in the numbers), so it cannot decide here."
+        )
+    out = (
+        f"The Simpson -> human outputs' edges are {_mean(f, 'Simpson -> human', '.2f')} as "
+        f"sharp as real faces' (human -> Simpson {_mean(f, 'human -> Simpson', '.2f')} of real "
+        "Simpsons'). Above 1, the outputs are blotchy rather than blurry, which edge sharpness "
+        "tells apart (blotches and noise do not read as blurrier: the README's degradation "
+        "table); blotches over a blur can hide it, so this cannot refute the claim."
+    )
+    fh, fs = _measured(m, 0, FINE), _measured(m, 1, FINE)
+    dh, ds = _measured(m, 0, APPEARANCE), _measured(m, 1, APPEARANCE)
+    if fh is not None and fs is not None and dh is not None and ds is not None:
+        out += (
+            f" The human faces' fine-band texture energy is {fh:.2f} against the Simpsons' "
+            f"{fs:.2f}, their appearance diversity {dh:.3f} against {ds:.3f} (data "
+            "measurement): the richer domain the report names as the blur's cause."
+        )
+    return out
+
+
+def _kid(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
+    return (
+        f"KID of human -> Simpson {_mean(f, 'human -> Simpson')}, of Simpson -> human "
+        f"{_mean(f, 'Simpson -> human')}, each against its target domain's real images."
+    )
+
+
+def _cycle(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
+    return (
+        f"The cycle-only model's pixel error is {_mean(f, 'cycle-only')} against "
+        f"{_mean(f, 'identity loss')} with the identity loss, where the claim needs "
+        f"{row['line']:g} times: the cycle loss alone learns part of the translation here."
+    )
+
+
+def _identity(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
+    return (
+        f"|G(x) - x| went from {_mean(f, 'untrained')} to {_mean(f, 'final')} over training, "
+        f"against the data's |A - B| of {_mean(f, 'data')}, where a collapse needs less than "
+        f"{row['line']:g} of it: the generators change their input instead of copying it."
+    )
+
+
+Explain = Callable[[dict[str, Any], dict, "pd.DataFrame | None"], str]
+#: The mechanism's sentence of each check.
+EXPLAIN: dict[str, Explain] = {
+    "R9.1": _structure,
+    "R9.1-seg": _structure,
+    "R9.2-equal": _equal,
+    "R9.2-detail": _detail,
+    "R9.3-overfit": _overfit,
+    "R9.3-generalise": _generalise,
+    "R9.4-blur": _blur,
+    "R9.4-better": _kid,
+    "R9.5": _cycle,
+    "R9.5-identity": _identity,
+    "R9.5-classic": _identity,
+}
+
+
+def why(row: dict[str, Any], measures: pd.DataFrame | None = None) -> str:
+    """Why the check of ``row`` does not hold here ("" when it holds): its statistic over the
+    seeds, then its mechanism's measurement (:data:`EXPLAIN`)."""
+    if row["verdict"] == S.HOLDS:
+        return ""
+    est = S.Estimate(row["value"], row["low"], row["high"], row["n"])
+    per_seed = [float(v) for v in str(row.get("per_seed", "")).split(";") if v]
+    spread = f"; per seed {min(per_seed):.4g} to {max(per_seed):.4g}" if len(per_seed) > 1 else ""
+    out = f"{row['statistic']} {est}, line {row['line']:g}{spread}."
+    explain = EXPLAIN.get(row["id"])
+    if explain is not None:
+        out += " " + explain(row, row.get("_facts", {}), measures)
+    return out
+
+
+def table(rows: Sequence[dict[str, Any]], measures: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The checks that do not hold, each with why (:func:`why`); a table a reader sees on the
+    page, beside the verdicts."""
+    out = [
+        {"id": r["id"], "verdict": r["verdict"], "why it does not show here": why(r, measures)}
+        for r in rows
+        if r["verdict"] != S.HOLDS
+    ]
+    columns = ["id", "verdict", "why it does not show here"]
+    return pd.DataFrame(out, columns=columns).set_index("id")
