@@ -10,10 +10,11 @@ from cg.report import stats as S
 from cg.report.findings_table import over_seeds, row
 
 
-def _row(id_, value, low, high, line, rule, dataset="edges2shoes", conditions=(), **facts):
+def _row(id_, value, low, high, line, rule, dataset="edges2shoes", conditions=(), parts=(),
+         **facts):  # fmt: skip
     e = S.Estimate(value, low, high, 128)
     return row(id_, dataset, "claim", "test", "statistic", e, line, "numbers", rule=rule,
-               conditions=conditions, facts=facts)  # fmt: skip
+               conditions=conditions, parts=parts, facts=facts)  # fmt: skip
 
 
 def _measures():
@@ -69,7 +70,10 @@ def test_overfit_reason_names_the_minimum_per_seed_over_the_seeds():
 
 def test_generalise_reason_tells_a_worse_fit_from_a_smaller_gap():
     facts = {"gap with": 0.004, "gap without": 0.009, "val with": 0.030, "val without": 0.020}
-    r = _row("R9.3-generalise", -0.005, -0.008, -0.002, 0.0, "below", **facts)
+    worse = S.Estimate(0.01, 0.008, 0.012, 128)  # validation error with adv. - without
+    r = _row("R9.3-generalise", -0.005, -0.008, -0.002, 0.0, "below",
+             parts=[("below", 0.0, worse)], **facts)  # fmt: skip
+    assert r["verdict"] == S.FAILS
     assert "fitting the training images worse" in reasons.why(r)
     facts.update({"val with": 0.015})
     r = _row("R9.3-generalise", 0.001, -0.002, 0.004, 0.0, "below", **facts)
@@ -84,6 +88,12 @@ def test_blur_reason_reads_sharpness_and_the_faces_measurements():
     text = reasons.why(r, m)
     assert "1.13 as sharp as real faces'" in text and "blotchy rather than blurry" in text
     assert "fine-band texture energy is 2.10 against the Simpsons' 10.90" in text
+    both = _row("R9.4-blur", 0.92, 0.89, 0.95, 1.0, "shows_below", "face2simpson", [S.HOLDS],
+                parts=[("shows_above", 0.0, S.Estimate(-0.09, -0.1, -0.08, 128))],
+                **{"Simpson -> human": 0.92, "human -> Simpson": 0.83})  # fmt: skip
+    assert both["verdict"] == S.UNDECIDED  # blurrier, but so is the other direction
+    text = reasons.why(both, m)
+    assert "Both directions come out blurrier" in text and "blotchy" not in text
     unsound = _row("R9.4-blur", 0.9, 0.8, 0.95, 1.0, "shows_below", "face2simpson",
                    [S.UNDECIDED], **{"Simpson -> human": 0.9, "human -> Simpson": 1.0})  # fmt: skip
     assert "does not read blur as blur" in reasons.why(unsound, m)

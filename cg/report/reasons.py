@@ -141,20 +141,34 @@ def _blur(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
             "Edge sharpness does not read blur as blur on these real images (the readings are "
             "in the numbers), so it cannot decide here."
         )
-    out = (
+    sh, hs = _values(f, "Simpson -> human").mean(), _values(f, "human -> Simpson").mean()
+    ratios = (
         f"The Simpson -> human outputs' edges are {_mean(f, 'Simpson -> human', '.2f')} as "
-        f"sharp as real faces' (human -> Simpson {_mean(f, 'human -> Simpson', '.2f')} of real "
-        "Simpsons'). Above 1, the outputs are blotchy rather than blurry, which edge sharpness "
-        "tells apart (blotches and noise do not read as blurrier: the README's degradation "
-        "table); blotches over a blur can hide it, so this cannot refute the claim."
+        f"sharp as real faces', the human -> Simpson outputs' "
+        f"{_mean(f, 'human -> Simpson', '.2f')} as sharp as real Simpsons'."
     )
+    if sh >= 1:
+        out = (
+            f"{ratios} Not below 1: the human faces come out blotchy rather than blurry, which "
+            "edge sharpness tells apart (blotches and noise do not read as blurrier: the "
+            "README's degradation table); blotches over a blur can hide one, so this cannot "
+            "refute the claim."
+        )
+    elif hs <= sh:
+        out = (
+            f"{ratios} Both directions come out blurrier than their real images, and human -> "
+            "Simpson at least as much: the blur here is the models', not the faces'."
+        )
+    else:
+        out = f"{ratios} The seeds do not put the difference clearly on either side."
     fh, fs = _measured(m, 0, FINE), _measured(m, 1, FINE)
     dh, ds = _measured(m, 0, APPEARANCE), _measured(m, 1, APPEARANCE)
     if fh is not None and fs is not None and dh is not None and ds is not None:
         out += (
-            f" The human faces' fine-band texture energy is {fh:.2f} against the Simpsons' "
-            f"{fs:.2f}, their appearance diversity {dh:.3f} against {ds:.3f} (data "
-            "measurement): the richer domain the report names as the blur's cause."
+            f" The report names the faces' richer texture and variety as the blur's cause; here "
+            f"their fine-band texture energy is {fh:.2f} against the Simpsons' {fs:.2f} (whose "
+            f"black outlines put theirs there), their appearance diversity {dh:.3f} against "
+            f"{ds:.3f} (data measurement)."
         )
     return out
 
