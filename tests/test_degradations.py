@@ -12,6 +12,7 @@ import torch
 
 from cg.eval import degrade as G
 from cg.report import degradations as D
+from cg.report.scores import mean_invented_detail
 from cg.report.soundness import reads_blur
 
 BLURS = ("blur 0.5", "blur 1", "blur 2")
@@ -79,11 +80,7 @@ def test_invented_detail_reads_blur_on_city_photos_but_not_on_the_built_in_shoes
     for name, sound in (("cityscapes", "holds"), ("shoes", "undecided")):
         images, inputs = D.image_set(name)
         mask = D.flat_mask(inputs)
-
-        def invented(x, mask=mask):
-            return float(np.nanmean(D.invented_details(x, mask)))
-
-        soundness = reads_blur(invented, images)
+        soundness = reads_blur(lambda x, mask=mask: mean_invented_detail(x, mask), images)
         assert soundness.verdict == sound, (name, str(soundness))
 
 

@@ -29,7 +29,7 @@ import torch
 
 from cg.eval import degrade as G
 from cg.eval.metrics import identity_distance
-from cg.report.scores import details, edge_sharpness, flat_mask, invented_details
+from cg.report.scores import details, flat_mask, mean_edge_sharpness, mean_invented_detail
 
 #: The design seed of the built-in images (the report shows seeds 0-4).
 SEED = 100
@@ -117,12 +117,12 @@ def _statistic(statistic: str, inputs: torch.Tensor | None) -> Callable[[torch.T
     if statistic == "detail":
         return lambda x: float(details(x).mean())
     if statistic == "sharpness":
-        return lambda x: float(np.nanmean(edge_sharpness(x)))
+        return mean_edge_sharpness
     if statistic == "invented detail":
         if inputs is None:
             raise ValueError("invented detail is read where the input is flat: a paired set")
         mask = flat_mask(inputs)
-        return lambda x: float(np.nanmean(invented_details(x, mask)))
+        return lambda x: mean_invented_detail(x, mask)
     raise ValueError(f"no statistic {statistic!r}; give one of {', '.join(STATISTICS)}")
 
 

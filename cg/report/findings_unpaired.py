@@ -34,15 +34,14 @@ def simpson_to_human_blurry(run: Run) -> dict[str, Any]:
     and ``shows_above`` (:mod:`cg.report.stats`).
     The statistic must also read blur as blur on both domains' real images
     (:mod:`cg.report.soundness`)."""
-    from cg.report.scores import edge_sharpness, sharpness_ratios
+    from cg.report.scores import mean_edge_sharpness, sharpness_ratios
     from cg.report.soundness import reads_blur
 
     ab, ba = sharpness_ratios(run, "ab"), sharpness_ratios(run, "ba")
     real = {"b": outputs(run, "ab")[2], "a": outputs(run, "ba")[2]}
     e = S.estimate([ba], lambda v: float(np.nanmean(v)))
     e_diff = S.estimate([ab, ba], lambda a, b: float(np.nanmean(a) - np.nanmean(b)))
-    mean_sharpness = lambda x: float(np.nanmean(edge_sharpness(x)))  # noqa: E731
-    sound = {d: reads_blur(mean_sharpness, x) for d, x in real.items()}
+    sound = {d: reads_blur(mean_edge_sharpness, x) for d, x in real.items()}
     blur_read = S.both(*(s.verdict for s in sound.values()))
     d_ab, d_ba = detail_ratios(run, "ab"), detail_ratios(run, "ba")
     return row(

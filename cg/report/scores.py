@@ -129,11 +129,16 @@ def edge_sharpness(images: torch.Tensor) -> np.ndarray:
     return out
 
 
+def mean_edge_sharpness(images: torch.Tensor) -> float:
+    """The mean :func:`edge_sharpness` of a set of images (over those with a strong edge)."""
+    return float(np.nanmean(edge_sharpness(images)))
+
+
 def sharpness_ratios(run: Run, direction: str) -> np.ndarray:
     """Per image: the edge sharpness of the output over the mean of the real target
     domain's images (1 = as sharp as real images, below 1 blurrier)."""
     fake, _, target = outputs(run, direction)
-    return edge_sharpness(fake) / float(np.nanmean(edge_sharpness(target)))
+    return edge_sharpness(fake) / mean_edge_sharpness(target)
 
 
 #: A pixel of the input is *flat* when every channel stays within this range (in [0, 1] units,
@@ -165,13 +170,18 @@ def invented_details(images: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
     return out
 
 
+def mean_invented_detail(images: torch.Tensor, mask: torch.Tensor) -> float:
+    """The mean :func:`invented_details` of a set of images (over those whose mask has pairs)."""
+    return float(np.nanmean(invented_details(images, mask)))
+
+
 def invented_detail_ratios(run: Run, direction: str) -> np.ndarray:
     """Per image: the invented detail of the output over the mean invented detail of the real
     targets, both where the input is flat (paired data: the target's pixels are the input's);
     1 = as much invented structure as the real images have there, 0 = flat."""
     fake, source, target = outputs(run, direction)
     mask = flat_mask(source)
-    return invented_details(fake, mask) / float(np.nanmean(invented_details(target, mask)))
+    return invented_details(fake, mask) / mean_invented_detail(target, mask)
 
 
 def invented_detail_soundness(run: Run, direction: str) -> tuple[Soundness, float]:
@@ -181,8 +191,8 @@ def invented_detail_soundness(run: Run, direction: str) -> tuple[Soundness, floa
 
     _, source, target = outputs(run, direction)
     mask = flat_mask(source)
-    sound = reads_blur(lambda x: float(np.nanmean(invented_details(x, mask))), target)
-    return sound, float(np.nanmean(invented_details(target, mask)))
+    sound = reads_blur(lambda x: mean_invented_detail(x, mask), target)
+    return sound, mean_invented_detail(target, mask)
 
 
 def identity_distances(run: Run, direction: str) -> np.ndarray:
