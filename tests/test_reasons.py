@@ -65,7 +65,11 @@ def test_overfit_reason_names_the_minimum_per_seed_over_the_seeds():
     assert decided["_facts"]["best epoch"] == [15.0, 16.0, 12.0]
     text = reasons.why(decided)
     assert "epoch 15, 16, 12 of 16" in text and "on 3 of 3 seeds" in text
-    assert "per seed 1 to 1" in text
+    assert "levels off" in text
+    rising = _row("R9.3-overfit", 1.1, 1.06, 1.14, 1.05, "above", conditions=[S.FAILS],
+                  **{"best epoch": 58, "last epoch": 64, "early": 13})  # fmt: skip
+    text = reasons.why(rising)
+    assert "rises by the end (1.1 times its minimum), but from a late minimum" in text
 
 
 def test_generalise_reason_tells_a_worse_fit_from_a_smaller_gap():
@@ -93,7 +97,7 @@ def test_blur_reason_reads_sharpness_and_the_faces_measurements():
                 **{"Simpson -> human": 0.92, "human -> Simpson": 0.83})  # fmt: skip
     assert both["verdict"] == S.UNDECIDED  # blurrier, but so is the other direction
     text = reasons.why(both, m)
-    assert "Both directions come out blurrier" in text and "blotchy" not in text
+    assert "at least as blurry as Simpson -> human" in text and "blotchy" not in text
     unsound = _row("R9.4-blur", 0.9, 0.8, 0.95, 1.0, "shows_below", "face2simpson",
                    [S.UNDECIDED], **{"Simpson -> human": 0.9, "human -> Simpson": 1.0})  # fmt: skip
     assert "does not read blur as blur" in reasons.why(unsound, m)

@@ -114,12 +114,22 @@ def _overfit(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
     best, last = _values(f, "best epoch"), _values(f, "last epoch")
     early = _values(f, "early")
     late = int(np.sum(best > early))
+    if row["low"] > row["line"]:
+        after = (
+            f"the error rises by the end ({row['value']:.3g} times its minimum), but from a late "
+            "minimum, not within the first epochs."
+        )
+    else:
+        after = (
+            f"by the end the error is {row['value']:.3g} times its minimum: it levels off "
+            "rather than clearly rising."
+        )
     return (
         f"The validation minimum comes at epoch {', '.join(str(int(b)) for b in best)} of "
         f"{int(last.max())} (per seed), after the first {int(early.max())} epochs on {late} of "
-        f"{best.size} seeds: the validation error levels off and has not risen by the end. "
-        "The report's regime, about 9,000 steps of 50,000 images, is far beyond these runs "
-        "(the README's \"Where R9.3's regime is\" measures where this model's minimum comes)."
+        f"{best.size} seeds; {after} The report's regime, about 9,000 steps of 50,000 images, "
+        "is far beyond these runs (the README's \"Where R9.3's regime is\" measures where this "
+        "model's minimum comes)."
     )
 
 
@@ -156,8 +166,9 @@ def _blur(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
         )
     elif hs <= sh:
         out = (
-            f"{ratios} Both directions come out blurrier than their real images, and human -> "
-            "Simpson at least as much: the blur here is the models', not the faces'."
+            f"{ratios} Human -> Simpson is at least as blurry as Simpson -> human, so the "
+            "contrast the claim draws between the directions does not show: the blur here is "
+            "the models', not the faces'."
         )
     else:
         out = f"{ratios} The seeds do not put the difference clearly on either side."
