@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from cg.config import make_config
-from cg.report import experiments, findings, findings_unpaired, kid, scores
+from cg.report import experiments, findings, findings_convergence, findings_unpaired, kid, scores
 from cg.report import stats as S
 
 # --- verdicts and intervals ------------------------------------------------------------------
@@ -328,7 +328,7 @@ def test_overfit_chooses_the_best_epoch_on_one_half_and_tests_on_the_other(tmp_p
     def flat(run, direction, split="val", checkpoint=None):  # no trend: epoch noise only
         return 0.1 + noise[int(checkpoint.stem.split("_")[1])]
 
-    monkeypatch.setattr(findings, "pixel_errors_of", flat)
+    monkeypatch.setattr(findings_convergence, "pixel_errors_of", flat)
     row = findings.overfits(run)
     assert row["verdict"] != "holds"
     # chosen and tested on the same images, last / best would be >= 1 by construction
@@ -338,7 +338,7 @@ def test_overfit_chooses_the_best_epoch_on_one_half_and_tests_on_the_other(tmp_p
         epoch = int(checkpoint.stem.split("_")[1])
         return (0.08 if epoch == 2 else 0.1) + noise[epoch] / 10
 
-    monkeypatch.setattr(findings, "pixel_errors_of", early_minimum)
+    monkeypatch.setattr(findings_convergence, "pixel_errors_of", early_minimum)
     row = findings.overfits(run)
     assert row["verdict"] == "holds" and "lowest at epoch 2 of 10" in row["numbers"]
 
@@ -355,7 +355,7 @@ def test_generalising_better_needs_a_lower_validation_error_too(monkeypatch):
     def pixel_errors_of(run, direction, split="val", checkpoint=None):
         return errors[(run.name, split)] + jitter[split]
 
-    monkeypatch.setattr(findings, "pixel_errors_of", pixel_errors_of)
+    monkeypatch.setattr(findings_convergence, "pixel_errors_of", pixel_errors_of)
     row = findings.adv_generalises_better(noadv, adv)
     assert row["high"] < 0  # the gap alone would hold
     assert row["verdict"] == "does not hold"

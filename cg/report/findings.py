@@ -52,7 +52,6 @@ Every check returns one row (:data:`COLUMNS`); :func:`table` shows rows for a re
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +60,12 @@ import torch
 
 from cg.datasets import DATASETS
 from cg.report import stats as S
+from cg.report.findings_convergence import (  # noqa: F401 - one module's checks, as before
+    EARLY_FRACTION,
+    OVERFIT_RISE,
+    adv_generalises_better,
+    overfits,
+)
 from cg.report.findings_table import (  # noqa: F401 - the notebooks call findings.publish
     COLUMNS,
     over_seeds,
@@ -84,6 +89,7 @@ from cg.report.scores import (
     invented_detail_soundness,
     outputs,
     pixel_errors_of,
+    task_facts,
     untrained_identity_distances,
 )
 
@@ -98,18 +104,6 @@ EQUAL_TOLERANCE = 0.15
 NOT_LEARNED = 1.5
 #: R9.5: "collapses to the identity": |G(x) - x| below half of the data's |A - B|.
 COLLAPSE_FRACTION = 0.5
-#: R9.3: "overfits within about 3 epochs" of the report's 15: the validation minimum in the
-#: first fifth of training, and the last epoch at least 5% above it.
-OVERFIT_RISE = 0.05
-EARLY_FRACTION = 0.2
-
-
-def _facts(run: Run) -> tuple[str, str, str, str]:
-    """(structure direction, photo direction, structure task, photo task) of a run's data."""
-    facts = DATASETS.get(run.dataset)
-    if facts is None:
-        return "ab", "ba", "A -> B", "B -> A"
-    return facts.structure, facts.photo, facts.structure_task, facts.photo_task
 
 
 # --- the checks ----------------------------------------------------------------------------
@@ -117,7 +111,7 @@ def _facts(run: Run) -> tuple[str, str, str, str]:
 
 def structure_better_without_adv(noadv: Run, adv: Run) -> dict[str, Any]:
     """R9.1: segmentation / edge extraction learns better without the adversarial loss."""
-    s, _, task, _ = _facts(noadv)
+    s, _, task, _ = task_facts(noadv)
     a, b = pixel_errors_of(noadv, s), pixel_errors_of(adv, s)
     e = S.estimate([a, b], S.mean_difference, paired=True)
     return row(
@@ -168,7 +162,7 @@ def segmentation_better_without_adv(noadv: Run, adv: Run) -> dict[str, Any] | No
 
 def photo_equally_bad(noadv: Run, adv: Run) -> dict[str, Any]:
     """R9.2: generating the photo is about equally bad in pixel error either way."""
-    _, p, _, task = _facts(noadv)
+    _, p, _, task = task_facts(noadv)
     a, b = pixel_errors_of(noadv, p), pixel_errors_of(adv, p)
     e = S.estimate([b, a], S.relative_difference, paired=True)  # (adv - noadv) / adv
     return row(
@@ -194,7 +188,7 @@ def adv_invents_detail(noadv: Run, adv: Run) -> dict[str, Any]:
     edge line): the detail there is what the input does not give and a model must invent
     (windows, foliage, the texture of a shoe). Measured over all pixels, the detail would
     also count the boundaries the input dictates, which a pixel-loss model copies sharply."""
-    _, p, _, task = _facts(noadv)
+    _, p, _, task = task_facts(noadv)
     a, b = invented_detail_ratios(noadv, p), invented_detail_ratios(adv, p)
     keep = np.isfinite(a) & np.isfinite(b)  # images whose input has flat pixels
     a, b = a[keep], b[keep]
@@ -217,103 +211,6 @@ def adv_invents_detail(noadv: Run, adv: Run) -> dict[str, Any]:
         rule="above",
         conditions=[sound.verdict],
         facts={"with": b.mean(), "without": a.mean(), "targets": floor},
-    )
-
-
-def overfits(noadv: Run) -> dict[str, Any]:
-    """R9.3: without the discriminator the model overfits early.
-
-    The best epoch is chosen on one half of the validation images (the even-numbered ones)
-    and the rise from it to the last epoch is tested on the other half, so that the epoch
-    noise the choice picks up is not counted as overfitting (chosen and tested on the same
-    images, last / best would be at least 1 by construction)."""
-    from cg.train.run_dir import RunDir
-
-    s, p = _facts(noadv)[:2]
-    last_epoch = int(noadv.history["epoch"].iloc[-1])
-    early = max(1, round(EARLY_FRACTION * last_epoch))
-    run_dir = RunDir(noadv.out)
-    kept = {e: path for e, path in run_dir.epoch_checkpoints() if e <= last_epoch}
-
-    def both_directions(checkpoint) -> np.ndarray:
-        return (
-            pixel_errors_of(noadv, s, checkpoint=checkpoint)
-            + pixel_errors_of(noadv, p, checkpoint=checkpoint)
-        ) / 2
-
-    if len(kept) < 2:
-        e = S.Estimate(math.nan, math.nan, math.nan, 0)
-        numbers = "no checkpoint per epoch to choose the best epoch from (checkpoint_every=1)"
-        conditions = [UNDECIDED]
-        facts = {}
-    else:
-        errors = {epoch: both_directions(path) for epoch, path in sorted(kept.items())}
-        chosen = {epoch: float(v[0::2].mean()) for epoch, v in errors.items()}
-        best_epoch = min(chosen, key=lambda epoch: (chosen[epoch], epoch))
-        last_pe, best_pe = errors[max(errors)][1::2], errors[best_epoch][1::2]
-        e = S.estimate([last_pe, best_pe], S.ratio, paired=True)  # last / best, test half
-        numbers = (
-            f"validation pixel error (choosing half) lowest at epoch {best_epoch} of "
-            f"{last_epoch} ({chosen[best_epoch]:.4f}); on the testing half "
-            f"{best_pe.mean():.4f} there, {last_pe.mean():.4f} at the end"
-        )
-        conditions = [HOLDS if best_epoch <= early else FAILS]
-        facts = {"best epoch": best_epoch, "last epoch": last_epoch, "early": early}
-    return row(
-        "R9.3-overfit",
-        noadv.dataset,
-        "without the discriminator the model overfits within about 3 epochs",
-        f"validation pixel error (both directions) at the last epoch over that at the best "
-        f"epoch, chosen on the even-numbered validation images and tested per image on the "
-        f"odd-numbered ones; holds if the best epoch is in the first {EARLY_FRACTION:.0%} of "
-        f"training and the interval is above {1 + OVERFIT_RISE:g}",
-        "pixel error ratio last / best epoch",
-        e,
-        1 + OVERFIT_RISE,
-        numbers,
-        rule="above",
-        conditions=conditions,
-        facts=facts,
-    )
-
-
-def adv_generalises_better(noadv: Run, adv: Run) -> dict[str, Any]:
-    """R9.3: the adversarial model generalises better: a smaller validation - training gap,
-    and a validation error below the other model's (a smaller gap from fitting the training
-    images worse is not generalising better)."""
-    s, p = _facts(noadv)[:2]
-
-    def both_directions(run: Run, split: str) -> np.ndarray:
-        return (pixel_errors_of(run, s, split) + pixel_errors_of(run, p, split)) / 2
-
-    val_a, val_n = both_directions(adv, "val"), both_directions(noadv, "val")
-    d_val = val_a - val_n
-    d_train = both_directions(adv, "train") - both_directions(noadv, "train")
-    e = S.estimate([d_val, d_train], S.mean_difference)  # gap(adv) - gap(noadv)
-    e_val = S.estimate([val_a, val_n], S.mean_difference, paired=True)
-    gap_a = val_a.mean() - both_directions(adv, "train").mean()
-    gap_n = val_n.mean() - both_directions(noadv, "train").mean()
-    return row(
-        "R9.3-generalise",
-        noadv.dataset,
-        "the adversarial model generalises better",
-        "generalisation gap (validation - training pixel error, both directions) with adv. "
-        "minus without; holds if the interval is below 0 and the adversarial model's "
-        "validation pixel error is below the other's too (its per-image difference's "
-        "interval below 0)",
-        "gap difference",
-        e,
-        0.0,
-        f"gap with adv. {gap_a:.4f}, without adv. {gap_n:.4f}; validation pixel error with "
-        f"adv. {val_a.mean():.4f}, without {val_n.mean():.4f} (difference {e_val})",
-        rule="below",
-        parts=[("below", 0.0, e_val)],
-        facts={
-            "gap with": gap_a,
-            "gap without": gap_n,
-            "val with": val_a.mean(),
-            "val without": val_n.mean(),
-        },  # fmt: skip
     )
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cg.datasets import DATASETS
 from cg.eval.metrics import identity_distance, pixel_error
 
 if TYPE_CHECKING:
@@ -226,3 +227,11 @@ def pixel_errors_of(
 ) -> np.ndarray:
     fake, _, target = outputs(run, direction, split, checkpoint)
     return pixel_errors(fake, target)
+
+
+def task_facts(run: Run) -> tuple[str, str, str, str]:
+    """(structure direction, photo direction, structure task, photo task) of a run's data."""
+    facts = DATASETS.get(run.dataset)
+    if facts is None:
+        return "ab", "ba", "A -> B", "B -> A"
+    return facts.structure, facts.photo, facts.structure_task, facts.photo_task
