@@ -170,6 +170,11 @@ def _epoch_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _shape(r: dict[str, Any]) -> str:
+    """A measured row's step size, as the grid and stacking lines name it."""
+    return f"{r['image_size']}px {r['base_channels']}ch b{r['batch_size']}"
+
+
 def _grid_lines(result: dict[str, Any]) -> list[str]:
     """The grid part: seed-steps per second of the machine in each layout (runs x threads)."""
     rows = result.get("grid")
@@ -180,7 +185,7 @@ def _grid_lines(result: dict[str, Any]) -> list[str]:
         "(runs x threads: ms per step of each run)"
     ]
     for r in rows:
-        shape = f"{r['image_size']}px {r['base_channels']}ch b{r['batch_size']}"
+        shape = _shape(r)
         cells = [
             f"{x['runs']}x{x['threads']}: {x['seed_steps_per_s']:.1f}/s "
             f"({'/'.join(f'{m:.0f}' for m in x['step_ms'])} ms)"
@@ -204,7 +209,7 @@ def _stacking_lines(result: dict[str, Any]) -> list[str]:
         "seed-steps/s, separate networks vs stacked (torch.func vmap)"
     ]
     for r in rows:
-        shape = f"{r['image_size']}px {r['base_channels']}ch b{r['batch_size']}"
+        shape = _shape(r)
         lines.append(
             f"  {shape:<16}{r['seeds']} seeds x {r['threads']} thread(s): separate "
             f"{r['separate_seed_steps_per_s']:.1f}/s, stacked "

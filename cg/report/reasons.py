@@ -54,9 +54,14 @@ def _measured(measures: pd.DataFrame | None, row: int, column: str) -> float | N
     return value if np.isfinite(value) else None
 
 
-def _left(dataset: str, direction: str, measures: pd.DataFrame | None) -> str:
-    """What the input leaves open of ``direction``'s target, as a clause (empty without the
-    measurement)."""
+def _left(row: dict[str, Any], task: str, measures: pd.DataFrame | None) -> str:
+    """What the input leaves open of the target of the row's dataset's ``task`` (``photo`` or
+    ``structure``, :class:`cg.datasets.Dataset`), as a clause (empty without the measurement
+    or for a dataset the table does not know)."""
+    d = DATASETS.get(row["dataset"])
+    if d is None:
+        return ""
+    dataset, direction = row["dataset"], getattr(d, task)
     i, target = _domain(dataset, direction)
     source = _domain(dataset, "ab" if direction == "ba" else "ba")[1]
     v = _measured(measures, i, VARIANCE_LEFT)
@@ -65,9 +70,13 @@ def _left(dataset: str, direction: str, measures: pd.DataFrame | None) -> str:
     return f"Given the {source}, {v:.0%} of the {target}'s variance is left open (data measurement)"
 
 
+def _condition_failed(row: dict[str, Any]) -> bool:
+    """Whether a yes-or-no part of the check (its statistic's soundness) did not hold."""
+    return any(c != S.HOLDS for c in row.get("_conditions", []))
+
+
 def _structure(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
-    d = DATASETS.get(row["dataset"])
-    left = _left(row["dataset"], d.structure, m) if d else ""
+    left = _left(row, "structure", m)
     return (
         f"Without adv. {_mean(f, 'without')}, with adv. {_mean(f, 'with')}. "
         + (f"{left}: " if left else "")
@@ -77,8 +86,7 @@ def _structure(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
 
 
 def _equal(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
-    d = DATASETS.get(row["dataset"])
-    left = _left(row["dataset"], d.photo, m) if d else ""
+    left = _left(row, "photo", m)
     return (
         f"The adversarial model's photo pixel error is {_mean(f, 'with')} against "
         f"{_mean(f, 'without')} without it ({row['value']:+.0%} of its own). "
@@ -90,8 +98,7 @@ def _equal(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
 
 
 def _detail(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
-    unsound = any(c != S.HOLDS for c in row.get("_conditions", []))
-    if unsound:
+    if _condition_failed(row):
         return (
             "Its statistic does not read blur as blur on these real targets (blur of 0.5, 1 "
             "and 2 px must each read less invented detail; the readings are in the numbers): "
@@ -99,8 +106,7 @@ def _detail(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
             "blurred outlines spill more gradient there than a blur takes away, and the "
             "statistic cannot tell invented detail from blur on this data."
         )
-    d = DATASETS.get(row["dataset"])
-    left = _left(row["dataset"], d.photo, m) if d else ""
+    left = _left(row, "photo", m)
     return (
         f"Invented detail ratio with adv. {_mean(f, 'with', '.3f')}, without "
         f"{_mean(f, 'without', '.3f')} (1 = the real targets' {_mean(f, 'targets')} where the "
@@ -146,7 +152,7 @@ def _generalise(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
 
 
 def _blur(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
-    if any(c != S.HOLDS for c in row.get("_conditions", [])):
+    if _condition_failed(row):
         return (
             "Edge sharpness does not read blur as blur on these real images (the readings are "
             "in the numbers), so it cannot decide here."
