@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from cg.datasets import DATASETS
+from cg.catalog import DATASETS
 from cg.errors import UserError
 
 Generator = Literal["unet", "resnet_9", "resnet_6", "unet_128", "unet_256"]
@@ -149,7 +149,7 @@ WHERE_FIELDS = SPEED_FIELDS | {"data"}
 RESUME_MUTABLE = frozenset({"epochs"}) | SPEED_FIELDS
 
 
-#: ``--preset NAME``: the report's settings per dataset (:data:`cg.datasets.DATASETS`).
+#: ``--preset NAME``: the report's settings per dataset (:data:`cg.catalog.DATASETS`).
 PRESETS: dict[str, dict[str, Any]] = {name: dict(d.preset) for name, d in DATASETS.items()}
 
 

@@ -43,7 +43,7 @@ def test_per_image_scores_of_a_perfect_and_a_wrong_map():
 
 def test_decode_equals_the_brute_force_nearest_colour_in_any_chunking(monkeypatch):
     import cg.eval.segmentation as seg
-    from cg.datasets import DATASETS
+    from cg.catalog import DATASETS
 
     palette = torch.tensor(DATASETS["cityscapes"].palette)
     g = torch.Generator().manual_seed(0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from cg.datasets import NAMES
+from cg.catalog import NAMES
 
 if TYPE_CHECKING:
     from cg.data.datasets import (

@@ -125,13 +125,6 @@ class Pipeline:
                 files.extend(str(f) for f in getattr(getattr(ds, "ds", ds), "files", []))
         return files
 
-    def fid_keys(self) -> dict[str, str]:
-        """The cache keys of the real validation statistics of both domains, for FID."""
-        from cg.eval.fid.columns import real_key
-
-        cfg = self.cfg
-        return {d: real_key(cfg.data, d, cfg.image_size, self.val_files(d)) for d in ("a", "b")}
-
     def samples(self, split: str, n: int) -> dict[str, torch.Tensor]:
         """The first ``n`` evaluation images of ``split`` per domain: ``{"a": (n,3,S,S), ...}``."""
         out: dict[str, list[torch.Tensor]] = {}

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
-from cg.datasets import DATASETS
+from cg.catalog import DATASETS
 from cg.images import sample_grid, save_image, stack_grids, to_uint8
 from cg.report.captions import FIGURES, FigureSpec, spec
 from cg.report.plots import curves, figure_png

@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from cg.datasets import DATASETS
+from cg.catalog import DATASETS
 from cg.report import stats as S
 from cg.report.findings_convergence import (  # noqa: F401 - one module's checks, as before
     EARLY_FRACTION,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cg.datasets import NAMES
+from cg.catalog import NAMES
 from cg.errors import UserError
 
 #: The notebooks in the report's order (figures 1-2, 3-9 and A1, 10-16, 17-20, tables R8).

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cg.datasets import DATASETS
+from cg.catalog import DATASETS
 from cg.report import stats as S
 
 VARIANCE_LEFT = "variance left given the other domain"
@@ -56,7 +56,7 @@ def _measured(measures: pd.DataFrame | None, row: int, column: str) -> float | N
 
 def _left(row: dict[str, Any], task: str, measures: pd.DataFrame | None) -> str:
     """What the input leaves open of the target of the row's dataset's ``task`` (``photo`` or
-    ``structure``, :class:`cg.datasets.Dataset`), as a clause (empty without the measurement
+    ``structure``, :class:`cg.catalog.Dataset`), as a clause (empty without the measurement
     or for a dataset the table does not know)."""
     d = DATASETS.get(row["dataset"])
     if d is None:

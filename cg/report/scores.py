@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cg.datasets import DATASETS
+from cg.catalog import DATASETS
 from cg.eval.metrics import identity_distance, pixel_error
 
 if TYPE_CHECKING:

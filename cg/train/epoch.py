@@ -16,10 +16,11 @@ from typing import Any, TextIO
 
 import torch
 
+from cg.catalog import DATASETS
 from cg.config import TrainConfig
 from cg.data.loaders import Pipeline
-from cg.datasets import DATASETS
 from cg.errors import UserError
+from cg.eval.fid.columns import fid_columns, real_key
 from cg.progress import progress_bar
 from cg.runtime import seed_everything
 from cg.train import distributed
@@ -157,20 +158,23 @@ def _epoch_row(
             )
         )
     if fid is not None and epoch % cfg.fid_every == 0:
-        from cg.eval.fid.columns import fid_columns
-
         row.update(
             fid_columns(
                 fid,
                 pipeline.eval_batches("val"),
                 g_ab=m.g_ab,
                 g_ba=m.g_ba,
-                keys=pipeline.fid_keys(),
+                keys=real_keys(cfg, pipeline),
                 **where,
             )
         )
     row["seconds"] = time.perf_counter() - started
     return row
+
+
+def real_keys(cfg: TrainConfig, pipeline: Pipeline) -> dict[str, str]:
+    """The cache keys of the real validation statistics of both domains, for FID."""
+    return {d: real_key(cfg.data, d, cfg.image_size, pipeline.val_files(d)) for d in ("a", "b")}
 
 
 def sample_grids(

@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from cg.catalog import CITYSCAPES_PALETTE
 from cg.data.synthetic import paint as sp
 from cg.data.synthetic.city_objects import Canvas, draw_objects
-from cg.datasets import CITYSCAPES_PALETTE
 
 # The official Cityscapes colours of the classes drawn here (the dataset table has them all).
 _DRAWN = (

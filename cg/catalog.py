@@ -1,4 +1,4 @@
-"""The report's three datasets and their facts, in one table (R4, R6).
+"""The catalog of the report's three datasets and their facts, in one table (R4, R6).
 
 Everything else that depends on which dataset a run is (the ``--preset`` settings, the
 built-in synthetic generators' names, the figures' task names, which direction makes photos
