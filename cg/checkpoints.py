@@ -20,11 +20,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import torch
-
+from cg import __version__
 from cg.errors import UserError
 from cg.files import atomic_writer
+
+if TYPE_CHECKING:  # heavy: run folders (cg.train.run_dir) are read without torch
+    import torch
 
 FORMAT = "cg-checkpoint"
 FORMAT_VERSION = 1
@@ -32,9 +33,7 @@ FORMAT_VERSION = 1
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Save ``payload`` (see the module docstring) atomically to ``path``."""
-    import torch
-
-    from cg import __version__
+    import torch  # heavy: run folders (cg.train.run_dir) are read without torch
 
     full = {"format": FORMAT, "version": FORMAT_VERSION, "cg_version": __version__, **payload}
     with atomic_writer(path) as f:
@@ -58,7 +57,7 @@ _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since 1.6 is a zip archive
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a cg checkpoint with ``weights_only=True``; a UserError if it is not one, a
     :class:`CheckpointDamaged` if it is a torch file that cannot be read whole."""
-    import torch
+    import torch  # heavy: run folders (cg.train.run_dir) are read without torch
 
     path = Path(path)
     if not path.is_file():

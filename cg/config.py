@@ -15,7 +15,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, get_type_hints
 
 from cg.catalog import DATASETS
 from cg.errors import UserError
@@ -164,9 +164,7 @@ _TYPE_HINTS: dict[str, Any] = {}
 
 
 def _resolve_hints() -> None:
-    import typing
-
-    _TYPE_HINTS.update(typing.get_type_hints(TrainConfig))
+    _TYPE_HINTS.update(get_type_hints(TrainConfig))
 
 
 _resolve_hints()

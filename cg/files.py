@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,8 +66,6 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def copy_atomic(source: str | Path, path: str | Path) -> None:
     """Copy file ``source`` to ``path`` atomically, byte for byte (nothing is decoded)."""
-    import shutil
-
     with open(source, "rb") as src, atomic_writer(path) as f:
         shutil.copyfileobj(src, f, 1 << 24)
 

@@ -11,6 +11,7 @@ import io
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torchvision.utils import make_grid
 
 from cg.files import atomic_write_bytes
@@ -73,8 +74,6 @@ FORMATS = {
 def encode(image: torch.Tensor, suffix: str = ".png") -> bytes:
     """A uint8 (3, H, W) tensor encoded in the format of ``suffix`` (JPEG and WebP: quality 95;
     PNG and the others: lossless)."""
-    from PIL import Image
-
     fmt = FORMATS.get(suffix.lower(), "PNG")
     buf = io.BytesIO()
     extra = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}

@@ -27,7 +27,7 @@ _OFF = ("", "0", "false", "no", "off")
 def _in_notebook() -> bool:
     """Whether :mod:`tqdm.auto` chose the notebook (widget) bars: we run in a Jupyter kernel
     with ipywidgets installed."""
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # slow (~30 ms): cg --help loads this module
 
     return any(base.__module__ == "tqdm.notebook" for base in tqdm.__mro__)
 
@@ -52,6 +52,6 @@ def progress_bar(iterable: Iterable[Any] | None = None, *, progress: bool = True
     """A :mod:`tqdm.auto` bar (a widget in notebooks) over ``iterable``, drawn only when
     :func:`progress_enabled` says so; ``kwargs`` go to tqdm (``desc``, ``total``, ``unit``, ...).
     A bar that is not drawn still counts and iterates, at no cost."""
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # slow (~30 ms): cg --help loads this module
 
     return tqdm(iterable, disable=not progress_enabled(progress), **kwargs)

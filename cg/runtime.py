@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import os
+import platform
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -76,9 +81,6 @@ def cpu_has_native_bf16() -> bool:
 
 def cpu_name() -> str:
     """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
-    import platform
-    from pathlib import Path
-
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -90,8 +92,6 @@ def cpu_name() -> str:
 
 def describe_machine() -> str:
     """One line: CPU model, cores, whether it has bf16 hardware, and the GPU if there is one."""
-    import os
-
     text = (
         f"{cpu_name()}, {os.cpu_count()} cores, "
         f"{'with' if cpu_has_native_bf16() else 'without'} bf16 hardware"
@@ -146,9 +146,6 @@ def tune_cpu_allocator(threshold: int = 1 << 30) -> bool:
     are reused. The peak memory is unchanged; memory freed after the peak stays with the
     process. Returns False where there is no glibc (the call then does nothing).
     """
-    import ctypes
-    import ctypes.util
-
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name or "libc.so.6")
