@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from cg.catalog import NAMES
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # heavy (torch, PIL): loaded on first use by __getattr__ below
     from cg.data.datasets import (
         CropFlip,
         DomainDataset,

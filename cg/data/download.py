@@ -40,6 +40,7 @@ from pathlib import Path
 from time import sleep
 from typing import BinaryIO, Literal
 
+from cg import __version__
 from cg.data.archives import (
     DEFAULT_MAX_BYTES,
     ArchiveRefused,
@@ -48,6 +49,11 @@ from cg.data.archives import (
 )
 from cg.errors import UserError
 from cg.progress import progress_bar
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX: downloads go unlocked
+    fcntl = None
 
 _PIX2PIX = "https://efrosgans.eecs.berkeley.edu/pix2pix/datasets"
 _CYCLEGAN = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets"
@@ -140,14 +146,13 @@ def _archive_suffix(url: str) -> str:
 def _locked(path: Path) -> Iterator[BinaryIO]:
     """``path`` opened for appending and locked, so two downloads never write one file."""
     with open(path, "a+b") as f:
-        try:
-            import fcntl
-
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except ImportError:  # pragma: no cover - not on POSIX
-            pass
-        except OSError:
-            raise UserError(f"{path} is being written by another download; wait for it") from None
+        if fcntl is not None:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise UserError(
+                    f"{path} is being written by another download; wait for it"
+                ) from None
         yield f
 
 
@@ -163,8 +168,6 @@ def _content_range(value: str | None) -> tuple[int | None, int | None]:
 def _open(url: str, offset: int, timeout: float) -> http.client.HTTPResponse | int:
     """The response to GET ``url`` from byte ``offset``, or the total size when the server
     answers 416 (nothing left to send)."""
-    from cg import __version__
-
     headers = {"User-Agent": f"cg/{__version__}", "Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"

@@ -15,6 +15,7 @@ skipped. Every list is sorted, so a dataset always reads in the same order.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -56,8 +57,6 @@ class DatasetFiles:
         or moved dataset keeps its fingerprint; an added, removed, renamed or resized file
         changes it (a file rewritten to the same size does not: the check is one ``stat`` a
         file, not a read)."""
-        import hashlib
-
         h = hashlib.sha256(f"cg-data-1:{self.format}".encode())
         lists = (
             (self.train_a, self.val_a)

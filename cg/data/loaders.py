@@ -25,8 +25,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from cg.config import TrainConfig, validate
 from cg.data.cache import GIB, TrainBatches, TrainSource, cache_source, hold_evaluation
-from cg.data.formats import DatasetFiles
+from cg.data.datasets import DomainDataset, PairedDataset
+from cg.data.formats import DatasetFiles, check_images, scan_dataset
 from cg.errors import UserError
+from cg.runtime import default_channels_last, resolve_device
 
 #: The smallest batch the evaluation runs in (the training batch when that is larger): with
 #: batch 4 the evaluation of 320 images at 64 px took 0.9 s, with 32 0.5 s, same values.
@@ -165,8 +167,6 @@ def resolve_config(cfg: TrainConfig, files: DatasetFiles) -> TrainConfig:
     paired = pairs_on_disk if cfg.paired is None else cfg.paired
     layout = cfg.channels_last
     if layout is None:
-        from cg.runtime import default_channels_last, resolve_device
-
         layout = default_channels_last(resolve_device(cfg.device), cfg.norm, cfg.batch_size)
     return validate(dataclasses.replace(cfg, paired=paired, channels_last=layout))
 
@@ -179,8 +179,6 @@ def build_pipeline(
     With ``files``, ``cfg`` must already be resolved against them (:func:`resolve_config`), as
     :func:`cg.train.loop.train` does; without, the data is scanned and ``cfg`` resolved here.
     """
-    from cg.data import DomainDataset, PairedDataset, check_images, scan_dataset
-
     if files is None:
         files = scan_dataset(cfg.data)
         cfg = resolve_config(cfg, files)

@@ -13,7 +13,7 @@ half-width ``a``.
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 from cg.data.synthetic import paint as sp
 
@@ -52,8 +52,6 @@ _CLOTHES = [
 
 def _backdrop(rng: np.random.Generator, W: int, size: int) -> np.ndarray:
     """A press wall in focus: sponsors' logos repeated in a staggered grid on a plain board."""
-    from PIL import ImageDraw
-
     board = sp.jitter(rng, rng.choice([0.92, 0.25, 0.6]) * np.ones(3), 0.08)
     img = sp.to_image(np.broadcast_to(board, (W, W, 3)).copy())
     draw = ImageDraw.Draw(img)
@@ -78,8 +76,6 @@ def _background(rng: np.random.Generator, W: int) -> np.ndarray:
     base = sp.jitter(rng, rng.uniform(0.15, 0.75, 3), 0.1)
     bg = sp.vertical_gradient(W, W, base * 1.1, base * 0.7)
     img = sp.to_image(bg)
-    from PIL import ImageDraw
-
     draw = ImageDraw.Draw(img)
     for _ in range(rng.integers(6, 18)):
         x, y = rng.uniform(-0.1, 1.0, 2) * W
