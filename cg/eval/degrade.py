@@ -15,8 +15,16 @@ A *copy of the input* needs no function: it is the input.
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import torch
 import torch.nn.functional as F
+import torchvision.transforms.functional as TF
+from PIL import Image
+
+from cg.data.datasets import to_float
+from cg.images import to_uint8
 
 __all__ = ["blur", "jpeg", "colour_patches", "noise"]
 
@@ -24,8 +32,6 @@ __all__ = ["blur", "jpeg", "colour_patches", "noise"]
 def blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     """Gaussian blur of ``sigma`` pixels (a kernel of 3 sigma either side; 0: unchanged),
     reflecting at the borders (:func:`torchvision.transforms.functional.gaussian_blur`)."""
-    import torchvision.transforms.functional as TF
-
     if sigma < 0:
         raise ValueError(f"sigma={sigma} is negative; give a blur of 0 or more pixels")
     if sigma == 0:
@@ -37,14 +43,6 @@ def blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
 def jpeg(images: torch.Tensor, quality: int) -> torch.Tensor:
     """Each image saved as a JPEG of ``quality`` (1-100) and read back (Pillow's libjpeg,
     4:2:0 chroma subsampling, as the built-in data and most photographs are stored)."""
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    from cg.data.datasets import to_float
-    from cg.images import to_uint8
-
     if not 1 <= quality <= 100:
         raise ValueError(f"quality={quality} is not a JPEG quality; give 1 to 100")
     out = []

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
+from cg.eval.segmentation import confusion, decode, scores
 from cg.runtime import autocast, eval_mode, to_device
 
 
@@ -82,8 +83,6 @@ def evaluate(
     from the same outputs (:mod:`cg.eval.segmentation`): ``seg_{pixel_acc,class_acc,
     class_iou}_{split}`` over all pixels.
     """
-    from cg.eval.segmentation import confusion, decode, scores
-
     models = [m for m in (g_ab, g_ba, d_a, d_b) if m is not None]
     directions = (("ab", g_ab, d_b, "a", "b"), ("ba", g_ba, d_a, "b", "a"))
     meter = MeanMeter()

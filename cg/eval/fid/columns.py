@@ -24,8 +24,9 @@ from cg.errors import UserError
 from cg.eval.fid.inception import InceptionFeatures, load_fid_network
 from cg.eval.fid.score import FeatureStats, fid_against
 from cg.eval.fid.weights import WeightsSource, find_fid_weights
+from cg.files import atomic_write_bytes
 from cg.images import to_uint8
-from cg.runtime import resolve_device
+from cg.runtime import autocast, eval_mode, resolve_device, to_device
 
 
 def cache_dir() -> Path:
@@ -53,8 +54,6 @@ def fid_columns(
     """``fid_ab_val`` / ``fid_ba_val`` of the generators' outputs on ``batches`` (the validation
     split) against its real images; ``fid`` is a :class:`FidEvaluator`,
     ``keys[domain]`` the cache key of that domain's real statistics (:func:`real_key`)."""
-    from cg.runtime import autocast, eval_mode, to_device
-
     reals: dict[str, list[torch.Tensor]] = {"a": [], "b": []}
     fakes: dict[str, list[torch.Tensor]] = {"a": [], "b": []}
     present = [g for g in (g_ab, g_ba) if g is not None]
@@ -142,8 +141,6 @@ class FidEvaluator:
             if stats.n < 2:
                 raise UserError(f"FID real set {key!r} has {stats.n} image(s); it needs at least 2")
             if path is not None:
-                from cg.files import atomic_write_bytes
-
                 buf = io.BytesIO()
                 torch.save(
                     {

@@ -39,9 +39,13 @@ from typing import Literal
 
 import torch
 from torch import Tensor, nn
+from torchvision.transforms.v2 import InterpolationMode
+from torchvision.transforms.v2 import functional as TF
 
+from cg.data import IMAGE_EXTENSIONS, check_images, list_images, load_rgb
 from cg.errors import UserError
 from cg.eval.fid.weights import HOW_TO_GET, PACKAGE, WeightsSource, package_weights_path
+from cg.progress import progress_bar
 
 INCEPTION_SIZE = 299
 
@@ -196,7 +200,7 @@ def resize_bilinear_tf1(x: Tensor, size: int) -> Tensor:
 
 @functools.cache
 def _clean_resizer(size: int):
-    try:
+    try:  # optional: a missing clean-fid becomes a UserError that says how to install it
         from cleanfid.resize import make_resizer
     except ImportError:
         raise UserError(
@@ -280,8 +284,6 @@ class InceptionFeatures(nn.Module):
 def list_image_files(folder: str | Path) -> list[Path]:
     """Images under ``folder`` (recursive, sorted), checked: a UserError when there are none or
     some cannot be read (each named)."""
-    from cg.data import IMAGE_EXTENSIONS, check_images, list_images
-
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"image folder {folder} does not exist or is not a folder")
@@ -299,11 +301,6 @@ def list_image_files(folder: str | Path) -> list[Path]:
 
 
 def _load(path: Path, image_size: int | None) -> Tensor:
-    from torchvision.transforms.v2 import InterpolationMode
-    from torchvision.transforms.v2 import functional as TF
-
-    from cg.data import load_rgb
-
     img = load_rgb(path)
     if image_size and img.shape[-2:] != (image_size, image_size):
         img = TF.resize(img, [image_size, image_size], InterpolationMode.BICUBIC, antialias=True)
@@ -333,8 +330,6 @@ def folder_features(
     progress: bool,
 ) -> Tensor:
     """The ``extractor``'s features (len(files), d) of image ``files``, on the CPU."""
-    from cg.progress import progress_bar
-
     out = []
     with progress_bar(
         total=len(files), progress=progress, desc=f"FID features ({label})", unit="img"

@@ -41,6 +41,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from importlib.metadata import version
 from pathlib import Path
 
 import torch
@@ -249,7 +250,7 @@ class FidResult:
 
 
 def implementation_name() -> str:
-    import torchmetrics
+    import torchmetrics  # heavy (~1 s): only FID and KID need it
 
     return (
         f"torchmetrics {torchmetrics.__version__} FrechetInceptionDistance/"
@@ -258,7 +259,7 @@ def implementation_name() -> str:
 
 
 def _fid_metric(device: torch.device, num_features: int = 2048):
-    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.fid import FrechetInceptionDistance  # heavy (~1 s): as above
 
     return FrechetInceptionDistance(feature=_Features(num_features)).to(device)
 
@@ -269,7 +270,7 @@ def kernel_inception_distance(
     """KID of the features ``real`` (n, d) and ``fake`` (m, d): ``(mean, std, subset size)``
     over :data:`KID_SUBSETS` subsets of :func:`kid_subset_size` (torchmetrics'
     ``KernelInceptionDistance``, seeded with :data:`KID_SEED`)."""
-    from torchmetrics.image.kid import KernelInceptionDistance
+    from torchmetrics.image.kid import KernelInceptionDistance  # heavy (~1 s): as above
 
     size = kid_subset_size(len(real), len(fake))
     with warnings.catch_warnings():
@@ -327,8 +328,6 @@ def compute_fid(
     kid_mean, kid_std, subset = kernel_inception_distance(real, fake, dev) if kid else (None,) * 3
     first = f"{image_size}x{image_size} (bicubic, antialiased), then " if image_size else ""
     if protocol == "clean":
-        from importlib.metadata import version
-
         last = (
             f"{INCEPTION_SIZE}x{INCEPTION_SIZE} (PIL bicubic, antialiased, on the float image, "
             f"not rounded: clean-fid {version('clean-fid')} make_resizer)"

@@ -34,6 +34,7 @@ import torch
 from cg.errors import UserError
 from cg.files import file_mode
 from cg.files import sha256 as file_sha256
+from cg.progress import progress_bar
 
 FID_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
 FID_WEIGHTS_URL = (
@@ -113,8 +114,6 @@ def fetch_fid_weights(
     ``sha256`` if given, else starting with :data:`FID_WEIGHTS_SHA256_PREFIX`), fsync'ed, and
     only then renamed into place: an interrupted or corrupt download never looks complete.
     """
-    from cg.progress import progress_bar
-
     folder = Path(dest).expanduser() if dest else hub_checkpoints_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / FID_WEIGHTS_FILE
