@@ -20,7 +20,9 @@ from cg.catalog import DATASETS
 from cg.config import TrainConfig
 from cg.data.loaders import Pipeline
 from cg.errors import UserError
+from cg.eval import samples
 from cg.eval.fid.columns import fid_columns, real_key
+from cg.eval.metrics import evaluate
 from cg.progress import progress_bar
 from cg.runtime import seed_everything
 from cg.train import distributed
@@ -130,8 +132,6 @@ def _epoch_row(
     started: float,
 ) -> dict[str, Any]:
     """The epoch's history row: losses, then the metrics (R5) and FID (rank 0)."""
-    from cg.eval.metrics import evaluate
-
     m = session.models
     where = {
         "device": session.device,
@@ -182,13 +182,11 @@ def sample_grids(
 ) -> Callable[[], None] | None:
     """The epoch's sample grids, computed now; what writes them (the background writer runs it),
     or None without samples."""
-    from cg.eval.samples import sample_grids, write_sample_grids
-
     if cfg.sample_count <= 0:
         return None
     m = session.models
     images = {split: pipeline.samples(split, cfg.sample_count) for split in ("train", "val")}
-    grids = sample_grids(
+    grids = samples.sample_grids(
         {"ab": m.g_ab, "ba": m.g_ba},
         images,
         device=session.device,
@@ -196,7 +194,7 @@ def sample_grids(
         channels_last=cfg.channels_last,
     )
     paths = {d: run.sample_path(epoch, d) for d in grids}
-    return functools.partial(write_sample_grids, grids, paths)
+    return functools.partial(samples.write_sample_grids, grids, paths)
 
 
 def _check_finite(values: dict[str, float], epoch: int, run: RunDir) -> None:

@@ -27,16 +27,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+import pandas as pd
 import torch
 
 from cg.config import RESUME_MUTABLE, TrainConfig, config_diff, config_from_dict
+from cg.data import scan_dataset
 from cg.data.loaders import build_pipeline, resolve_config
 from cg.errors import UserError
+from cg.eval.fid.columns import FidEvaluator, cache_dir
 from cg.runtime import precision_warning
 from cg.train import distributed
 from cg.train.epoch import RunStopped, epoch_seed, run_epoch, sample_grids
 from cg.train.run_dir import HISTORY_COLUMNS, RunDir, history_columns
 from cg.train.state import Session, build_session
+from cg.train.tensorboard import TensorBoardLog
 from cg.train.writer import CheckpointWriter
 
 __all__ = [
@@ -53,8 +57,6 @@ def run_is_complete(out: str | Path, cfg: TrainConfig) -> bool:
     """True if ``out`` holds a finished run (all ``cfg.epochs`` epochs) of ``cfg``: the same
     config but for the fields that change speed only, on the same data (another folder holding
     the same files counts: :meth:`cg.data.DatasetFiles.fingerprint`)."""
-    from cg.data import scan_dataset
-
     run = RunDir(out)
     if not run.last.is_file():
         return False
@@ -101,10 +103,6 @@ def train(
     the next epoch trains while the last one's checkpoint is written, and every way out of
     this function waits for it first.
     """
-    import pandas as pd
-
-    from cg.data import scan_dataset
-
     run = out if isinstance(out, RunDir) else RunDir(out)
     if not cfg.data:
         raise UserError(
@@ -138,8 +136,6 @@ def train(
             run.write_config(cfg)
             run.write_history(history)
         if tensorboard and info.is_main:
-            from cg.train.tensorboard import TensorBoardLog
-
             board = TensorBoardLog(run, cfg, start, history)
         fid = _fid_evaluator(cfg, session.device) if info.is_main else None
         for epoch in range(start, cfg.epochs + 1):
@@ -241,8 +237,6 @@ def _fid_evaluator(cfg: TrainConfig, device: torch.device) -> Any:
     stop a run at its start, not after hours)."""
     if not cfg.fid_every:
         return None
-    from cg.eval.fid.columns import FidEvaluator, cache_dir
-
     return FidEvaluator(device, cache_dir=cache_dir())
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import fcntl
 import io
 import math
 import os
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from cg.checkpoints import CheckpointDamaged, load_checkpoint, save_checkpoint
+from cg.config import SPEED_FIELDS, config_diff, load_config
 from cg.errors import UserError
 from cg.files import atomic_write_text, copy_atomic, file_mode
 
@@ -113,8 +115,6 @@ class RunDir:
         """True if the folder holds a finished run (all ``cfg.epochs``) of ``cfg``, up to the
         fields that change speed only (:data:`cg.config.SPEED_FIELDS`); its ``data`` may name
         another folder when the checkpoint's data fingerprint is ``data_fingerprint``."""
-        from cg.config import SPEED_FIELDS, config_diff, load_config
-
         if not (self.config_path.is_file() and self.last.is_file()):
             return False
         try:
@@ -135,8 +135,6 @@ class RunDir:
     def acquire(self) -> None:
         """Take the folder's lock (creating the folder); a UserError naming the folder when
         another process holds it. Held until :meth:`release` or the end of the process."""
-        import fcntl
-
         if self._lock_fd is not None:
             return
         self.root.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ from torch import nn
 
 from cg.config import TrainConfig
 from cg.errors import UserError
+from cg.models import build_discriminator, build_generator
 from cg.runtime import (
     autocast,
     channels_last_batchnorm_grads,
@@ -184,8 +185,6 @@ def build_session(
     a plain PyTorch training loop such as the reference implementation's runs it. ``cg bench``
     measures against it.
     """
-    from cg.models import build_discriminator, build_generator
-
     if cfg.channels_last is None:  # a config not resolved against its data: cg's default
         layout = default_channels_last(device, cfg.norm, cfg.batch_size)
         cfg = dataclasses.replace(cfg, channels_last=layout)

@@ -29,6 +29,9 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
 from cg.errors import UserError
 from cg.train.run_dir import RunDir, history_columns
 
@@ -38,7 +41,7 @@ DIRECTIONS = ("ab", "ba")
 
 
 def _summary_writer() -> Any:
-    try:
+    try:  # optional: a missing tensorboard becomes a UserError that says how to install it
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as e:
         raise UserError(
@@ -101,8 +104,5 @@ class TensorBoardLog:
 
 
 def _read_rgb(path: Any) -> Any:
-    import numpy as np
-    from PIL import Image
-
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))

@@ -18,6 +18,7 @@ unfinished temporary file is removed when the next trainer takes the folder's lo
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -49,8 +50,6 @@ def _lower_priority() -> None:
     as its slowest thread: a writer thread at the same priority takes a core from one of them
     and stalls the whole step for about as long as it writes. At nice 19 it runs on what the
     training leaves idle (between ops, in Python)."""
-    import os
-
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     except (AttributeError, OSError):  # not Linux, or not allowed: the default priority
