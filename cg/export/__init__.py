@@ -42,14 +42,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cg import __version__
+from cg.checkpoints import load_checkpoint
+from cg.config import TrainConfig
 from cg.errors import UserError
 from cg.files import atomic_write_bytes, sha256
 
-if TYPE_CHECKING:  # torch is imported where it is used, so `cg --help` stays quick
+if TYPE_CHECKING:  # heavy: torch is imported where it is used, so `cg --help` stays quick
     import torch
     from torch import nn
-
-    from cg.config import TrainConfig
 
 #: ``--format`` -> the file suffixes it may have (the first is the one to suggest).
 SUFFIXES: dict[str, tuple[str, ...]] = {
@@ -68,7 +69,7 @@ ONNX_MIN_TORCH = (2, 6)  # torch.onnx.export(dynamo=True, dynamic_shapes=...) an
 def size_rule(generator: nn.Module) -> tuple[int, int]:
     """``(multiple, smallest)``: the sides of an input to ``generator`` (one of cg's models)
     must be multiples of ``multiple`` and at least ``smallest``."""
-    from cg.models import ResnetGenerator, UNet, UnetGenerator
+    from cg.models import ResnetGenerator, UNet, UnetGenerator  # heavy: keeps cg --help fast
 
     if isinstance(generator, UNet):
         return 16, 16  # four 2x2 max-poolings
@@ -111,8 +112,7 @@ def export_metadata(
     checkpoint: Path, direction: str, cfg: TrainConfig, generator: nn.Module, epoch: int | None
 ) -> dict[str, str]:
     """What the exported file records about itself (all values strings, as ONNX wants)."""
-    from cg import __version__
-    from cg.translate import DIRECTIONS
+    from cg.translate import DIRECTIONS  # heavy: keeps cg --help fast
 
     src, dst = direction[0].upper(), direction[1].upper()
     return {
@@ -163,7 +163,7 @@ def _inputs(multiple: int) -> list[torch.Tensor]:
     """The export's example, a batch of 2 at twice the size multiple (at least the smallest
     side of every generator; no dimension of size 1, which torch.export would specialise), and
     a second check input of another batch size and shape, 1 x 3m x 2m."""
-    import torch
+    import torch  # heavy: keeps cg --help fast
 
     g = torch.Generator().manual_seed(0)
     shapes = [(2, 3, 2 * multiple, 2 * multiple), (1, 3, 3 * multiple, 2 * multiple)]
@@ -173,7 +173,7 @@ def _inputs(multiple: int) -> list[torch.Tensor]:
 def _torchscript_bytes(
     generator: nn.Module, example: torch.Tensor, metadata: dict[str, str]
 ) -> bytes:
-    import torch
+    import torch  # heavy: keeps cg --help fast
 
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
@@ -188,7 +188,7 @@ def _torchscript_bytes(
 
 def load_torchscript(data: bytes | str | Path) -> tuple[torch.jit.ScriptModule, dict[str, str]]:
     """An exported TorchScript generator and its metadata (the ``cg.json`` extra file)."""
-    import torch
+    import torch  # heavy: keeps cg --help fast
 
     extra = {EXTRA_FILE: ""}
     source = io.BytesIO(data) if isinstance(data, bytes) else str(data)
@@ -203,10 +203,9 @@ def export_generator(
 ) -> ExportResult:
     """Export the ``direction`` generator of ``checkpoint`` to ``out`` (see the module
     docstring); ``fmt`` ``None`` takes the format from ``out``'s suffix."""
-    import torch
+    import torch  # heavy: keeps cg --help fast
 
-    from cg.checkpoints import load_checkpoint
-    from cg.translate import load_generator
+    from cg.translate import load_generator  # heavy: keeps cg --help fast
 
     out, checkpoint = Path(out), Path(checkpoint)
     fmt = format_for(out, fmt)
@@ -218,9 +217,9 @@ def export_generator(
     metadata = export_metadata(checkpoint, direction, cfg, generator, epoch)
     inputs = _inputs(size_rule(generator)[0])
     if fmt == "onnx":
-        import onnx
+        import onnx  # heavy, and needed by ONNX exports alone
 
-        from cg.export.onnx_format import onnx_bytes, onnx_runner
+        from cg.export.onnx_format import onnx_bytes, onnx_runner  # cycle: it imports cg.export
 
         data = onnx_bytes(generator, inputs[0], metadata)
         run = onnx_runner(data)

@@ -6,7 +6,10 @@ Runtime session on the CPU that runs it, to compare it with the generator before
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+from torch.export import Dim
 
 from cg.errors import UserError
 from cg.export import (
@@ -18,21 +21,15 @@ from cg.export import (
     size_rule,
 )
 
-if TYPE_CHECKING:
-    import torch
-    from torch import nn
-
 
 def onnx_bytes(generator: nn.Module, example: torch.Tensor, metadata: dict[str, str]) -> bytes:
-    import torch
-
     version = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2])
     if version < ONNX_MIN_TORCH:
         raise UserError(
             f"ONNX export needs PyTorch >= {'.'.join(map(str, ONNX_MIN_TORCH))} (this is "
             f"{torch.__version__}); upgrade torch, or use --format torchscript"
         )
-    try:
+    try:  # optional: a missing package becomes a UserError that says how to install it
         import onnx
         import onnxscript  # noqa: F401 - the dynamo exporter's dependency, checked up front
     except ImportError as e:
@@ -40,7 +37,6 @@ def onnx_bytes(generator: nn.Module, example: torch.Tensor, metadata: dict[str, 
             f"ONNX export needs the packages onnx and onnxscript ({e}); "
             "`pip install onnx==1.23.2 onnxscript==0.7.2`"
         ) from None
-    from torch.export import Dim
 
     multiple, smallest = size_rule(generator)
     height = Dim(f"height_div_{multiple}", min=smallest // multiple)
@@ -67,8 +63,7 @@ def onnx_bytes(generator: nn.Module, example: torch.Tensor, metadata: dict[str, 
 
 def onnx_runner(data: bytes) -> Callable[[torch.Tensor], torch.Tensor]:
     """The ONNX model ``data`` in an ONNX Runtime session on the CPU, as a function."""
-    import onnxruntime
-    import torch
+    import onnxruntime  # heavy: only the check of a written file needs it
 
     session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
 

@@ -7,6 +7,7 @@
   :mod:`cg.survey.pages` (the HTML)
 """
 
+from cg.survey.server import serve
 from cg.survey.table import (
     comments_table,
     format_rater_table,
@@ -31,13 +32,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """``build_survey`` and ``serve`` are imported on first use (building needs torch)."""
+    """``build_survey`` is imported on first use (building needs torch)."""
     if name == "build_survey":
-        from cg.survey.build import build_survey
+        from cg.survey.build import build_survey  # heavy: torch, not needed for the tables
 
         return build_survey
-    if name == "serve":
-        from cg.survey.server import serve
-
-        return serve
     raise AttributeError(f"module 'cg.survey' has no attribute {name!r}")

@@ -23,15 +23,17 @@ from typing import Any
 
 import torch
 
+from cg import __version__
+from cg.data import list_images, load_rgb
 from cg.errors import UserError
 from cg.files import atomic_write_text, sha256
+from cg.images import sample_grid, save_image, to_uint8
+from cg.translate import load_generator, prepare, translate_batch
 
 
 def choose_inputs(input_dir: str | Path, n: int, seed: int) -> list[Path]:
     """``n`` images from ``input_dir`` (recursive), chosen with ``random.Random(seed)``, in
     the order drawn. A :class:`UserError` when the folder has fewer than ``n`` images."""
-    from cg.data import list_images
-
     folder = Path(input_dir)
     if not folder.is_dir():
         raise UserError(f"input folder {folder} does not exist")
@@ -56,11 +58,6 @@ def build_survey(
     device: str = "cpu",
 ) -> dict[str, Any]:
     """Build a survey folder (see the module docstring); returns the manifest."""
-    from cg import __version__
-    from cg.data import load_rgb
-    from cg.images import sample_grid, save_image, to_uint8
-    from cg.translate import load_generator, prepare, translate_batch
-
     out = Path(out)
     if (out / "manifest.json").exists():
         raise UserError(
