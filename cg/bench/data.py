@@ -10,14 +10,16 @@ from typing import Any
 import torch
 
 from cg.bench.measure import median
+from cg.checkpoints import save_checkpoint
 from cg.config import TrainConfig
+from cg.data.loaders import build_pipeline
+from cg.models import build_generator
+from cg.train.epoch import epoch_seed
+from cg.translate import translate_folder
 
 
 def measure_data(cfg: TrainConfig, root: Path, *, epochs: int = 2) -> list[dict[str, Any]]:
     """Training DataLoader images/s over ``epochs`` epochs, without and with the cache."""
-    from cg.data.loaders import build_pipeline
-    from cg.train.loop import epoch_seed
-
     rows = []
     for cache_gib in (0.0, 4.0):
         c = dataclasses.replace(cfg, data=str(root), cache_gib=cache_gib, device="cpu")
@@ -46,10 +48,6 @@ def measure_translate(
     cfg: TrainConfig, device: torch.device, folder: Path, work: Path, *, batch_size: int = 8
 ) -> dict[str, Any]:
     """``cg translate`` images/s: a fresh report generator over every image in ``folder``."""
-    from cg.checkpoints import save_checkpoint
-    from cg.models import build_generator
-    from cg.translate import translate_folder
-
     torch.manual_seed(0)
     ckpt = work / "translate.pt"
     save_checkpoint(

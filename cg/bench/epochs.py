@@ -19,14 +19,14 @@ from typing import Any
 
 from cg.bench.cases import Case, Variant, variant_config
 from cg.bench.measure import median
+from cg.data import scan_dataset, synthesize
+from cg.train.loop import train
 
 PHASES = ("steps_s", "evaluation_s", "samples_s", "checkpoint_s", "epoch_s")
 
 
 def epoch_dataset(case: Case, root: Path, n_train: int, n_val: int) -> Path:
     """The synthetic dataset ``case`` trains on for the end-to-end part, written to ``root``."""
-    from cg.data import synthesize
-
     name = "edges2shoes" if case.cfg.paired else "face2simpson"
     folder = root / f"{name}-{case.cfg.image_size}px-{n_train}x{n_val}"
     if not folder.is_dir():
@@ -37,9 +37,6 @@ def epoch_dataset(case: Case, root: Path, n_train: int, n_val: int) -> Path:
 def measure_epochs(case: Case, variant: Variant, data: Path, epochs: int) -> dict[str, Any]:
     """Train ``case`` in ``variant`` for ``epochs`` epochs on ``data``; the medians of
     :data:`PHASES` over epochs 2.. (epoch 1 alone when ``epochs`` is 1)."""
-    from cg.data import scan_dataset
-    from cg.train.loop import train
-
     cfg = dataclasses.replace(variant_config(case, variant), data=str(data), epochs=epochs)
     files = scan_dataset(data)
     timings: list[dict[str, float]] = []

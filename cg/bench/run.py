@@ -32,11 +32,14 @@ What is measured (medians over timed calls after warm-up ones, see
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch.profiler import ProfilerActivity, profile
 
 from cg.bench.cases import (
     CASES,
@@ -63,6 +66,7 @@ from cg.bench.measure import (
 from cg.config import TrainConfig
 from cg.errors import UserError
 from cg.runtime import resolve_device
+from cg.train.state import build_session
 
 # Dense bf16 peaks (TFLOP/s) of GPUs the model FLOP utilisation is computed against.
 GPU_BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0}
@@ -90,8 +94,6 @@ OP_KINDS = (
 def step_flop_counts(cfg: TrainConfig) -> dict[str, int]:
     """FLOPs of one training step of ``cfg`` per op (``aten.convolution.default`` ...), counted
     on the ``meta`` device (no arithmetic)."""
-    from cg.train.state import build_session
-
     meta = torch.device("meta")  # no autocast there: the FLOPs are the same at any precision
     session = build_session(dataclasses.replace(cfg, compile=False, precision="fp32"), meta)
     shape = (cfg.batch_size, 3, cfg.image_size, cfg.image_size)
@@ -106,8 +108,6 @@ def step_flops(cfg: TrainConfig) -> int:
 
 def variant_session(cfg: TrainConfig, variant: Variant, device: torch.device) -> Any:
     """A fresh session of ``cfg``, with cg's fast paths unless ``variant`` is the baseline."""
-    from cg.train.state import build_session
-
     return build_session(cfg, device, tuned=not variant.baseline)
 
 
@@ -156,8 +156,6 @@ def profile_step(case: Case, variant: Variant, device: torch.device) -> dict[str
     """Where one training step of ``case`` spends its time: the profiler's self time of every
     op (after two warm-up steps), summed by :func:`op_kind`, and the convolutions' own GFLOP/s
     (their FLOPs over their time)."""
-    from torch.profiler import ProfilerActivity, profile
-
     cfg = variant_config(case, variant)
     session = variant_session(cfg, variant, device)
     batch = synthetic_batch(cfg, device)
@@ -198,9 +196,6 @@ def in_fresh_process(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)`` in a new Python process (spawned, with this process's thread
     count), so that each measurement starts from the same state: no allocator settings, heap
     fragmentation, compiled code or peak memory left by the ones before it."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
         return pool.submit(_child, torch.get_num_threads(), fn, *args, **kwargs).result()
@@ -243,6 +238,7 @@ def _measure_epochs(
     """The end-to-end part (:mod:`cg.bench.epochs`): whole ``cg train`` epochs of the
     reference cases, 64 training images each (8 when ``quick``), in every variant but the
     baseline, each in a fresh process."""
+    # lazy: the step-timing child processes import this module; their peak RSS counts it
     from cg.bench.epochs import epoch_dataset, measure_epochs
 
     rows: list[dict[str, Any]] = []
@@ -352,6 +348,7 @@ def run_bench(
             say(f"profile {case.name} {fastest[0].name}")
             result["profile"].append(in_fresh_process(profile_step, case, fastest[0], dev))
     if "data" in parts or "translate" in parts:
+        # lazy: the step-timing child processes import this module; their peak RSS counts it
         from cg.bench.data import measure_data, measure_translate
         from cg.data import synthesize
 
@@ -375,11 +372,13 @@ def run_bench(
                 cfg = report_config(2 * size, **small)
                 result["translate"] = measure_translate(cfg, dev, root / "val", Path(tmp))
     if "grid" in parts:
+        # lazy: the step-timing child processes import this module; their peak RSS counts it
         from cg.bench.grid import GRID_SHAPES, measure_grid
 
         shapes = GRID_SHAPES[:1] if quick else GRID_SHAPES
         result["grid"] = measure_grid(shapes, seconds=2.0 if quick else 10.0, say=say)
     if "stacking" in parts:
+        # lazy: the step-timing child processes import this module; their peak RSS counts it
         from cg.bench.stacking import STACK_SHAPES, measure_all
 
         shapes = ((32, 4, 4, 2),) if quick else STACK_SHAPES

@@ -17,6 +17,10 @@ import time
 from typing import Any
 
 import torch
+from torch.func import functional_call, stack_module_state, vmap
+
+from cg.bench.measure import median
+from cg.models.unet import UNet
 
 #: (image size, base channels, batch, seeds stacked) measured by default.
 STACK_SHAPES = ((64, 8, 4, 4), (64, 8, 4, 8))
@@ -24,8 +28,6 @@ STACK_SHAPES = ((64, 8, 4, 4), (64, 8, 4, 8))
 
 def _bench(step: Any, warmup: int, seconds: float) -> float:
     """Median seconds per call of ``step`` after ``warmup`` calls, over ``seconds``."""
-    from cg.bench.measure import median
-
     for _ in range(warmup):
         step()
     times: list[float] = []
@@ -41,10 +43,6 @@ def build(size: int, width: int, batch: int, seeds: int) -> tuple[Any, Any, list
     """``(separate, stacked, nets, params)``: one generator step of every seed, as separate
     networks (``nets``) and as one stacked network (``params``, stacked from the same initial
     weights), each with its own Adam, on the same batches."""
-    from torch.func import functional_call, stack_module_state, vmap
-
-    from cg.models.unet import UNet
-
     g = torch.Generator().manual_seed(0)
     nets = [UNet(3, 3, width).to(memory_format=torch.channels_last) for _ in range(seeds)]
     x = torch.rand(seeds, batch, 3, size, size, generator=g) * 2 - 1
