@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from cg.config import _TYPE_HINTS, TrainConfig, field_choices
 from cg.errors import UserError
 
 
@@ -41,8 +42,6 @@ def _flag(name: str) -> str:
 
 def add_config_flags(p: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
     """Add one flag per :class:`TrainConfig` field; every default is ``None`` (= not given)."""
-    from cg.config import _TYPE_HINTS, TrainConfig, field_choices
-
     for f in dataclasses.fields(TrainConfig):
         if f.name in skip or not f.metadata.get("cli", True):
             continue
@@ -87,15 +86,13 @@ def add_config_flags(p: argparse.ArgumentParser, skip: Sequence[str] = ()) -> No
 
 def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The :class:`TrainConfig` fields the user gave explicitly on the command line."""
-    from cg.config import TrainConfig
-
     names = {f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("cli", True)}
     return {k: v for k, v in vars(args).items() if k in names and v is not None}
 
 
 def key_value_pairs(items: Sequence[str], flag: str, *, parse: bool = True) -> dict[str, Any]:
     """``["k=v", ...]`` -> ``{k: v}``; with ``parse`` each value is read as YAML (``5`` -> 5)."""
-    import yaml
+    import yaml  # slow (~10 ms): keeps cg --help fast
 
     out: dict[str, Any] = {}
     for item in items:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cg.errors import UserError
+from cg.files import atomic_write_text
 
 
 def add(sub: Any) -> None:
@@ -97,9 +98,8 @@ def add(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """``cg bench``: run, print the table, write ``--out`` JSON."""
-    from cg.bench.run import run_bench
-    from cg.bench.table import TARGETS, format_table
-    from cg.files import atomic_write_text
+    from cg.bench.run import run_bench  # heavy: keeps cg --help fast
+    from cg.bench.table import TARGETS, format_table  # heavy: keeps cg --help fast
 
     def split(s: str) -> tuple[str, ...]:
         return tuple(x.strip() for x in s.split(",") if x.strip())

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from typing import Any
 
 from cg.cli.args import Parser, add_output_flags, wants_progress
+from cg.data import SYNTHETIC_NAMES
+from cg.data import download as dl
 from cg.errors import UserError
 
 
@@ -30,8 +33,6 @@ def add(sub: Any) -> None:
 
 
 def _add_synth(sub: Any) -> None:
-    from cg.data import SYNTHETIC_NAMES
-
     p = sub.add_parser("synth", help="write a built-in synthetic dataset in its real format")
     p.add_argument(
         "name",
@@ -75,9 +76,7 @@ def _add_synth(sub: Any) -> None:
 
 
 def _run_synth(args: argparse.Namespace) -> None:
-    import time
-
-    from cg.data.synthetic import synthesize
+    from cg.data.synthetic import synthesize  # heavy (numpy, PIL): keeps cg --help fast
 
     given = {k: getattr(args, k) for k in ("size", "n_train", "n_val", "seed")}
     start = time.perf_counter()
@@ -102,7 +101,7 @@ def _add_data_check(actions: Any) -> None:
 
 
 def _run_data_check(args: argparse.Namespace) -> None:
-    from cg.data.check import check_dataset
+    from cg.data.check import check_dataset  # heavy (numpy, PIL): keeps cg --help fast
 
     report = check_dataset(args.root)
     print("\n".join(report.lines()))
@@ -114,8 +113,6 @@ def _run_data_check(args: argparse.Namespace) -> None:
 
 
 def _add_data_download(actions: Any) -> None:
-    from cg.data import download as dl
-
     p = actions.add_parser(
         "download",
         help="download a reference pix2pix or CycleGAN dataset into ROOT/NAME",
@@ -165,9 +162,7 @@ def _add_data_download(actions: Any) -> None:
 
 
 def _run_data_download(args: argparse.Namespace) -> None:
-    from cg.data.download import download_dataset
-
-    target = download_dataset(
+    target = dl.download_dataset(
         args.name,
         args.root,
         url=args.url,
@@ -183,7 +178,7 @@ def _run_data_download(args: argparse.Namespace) -> None:
 
 
 def _print_dataset(root: Any) -> None:
-    from cg.data import scan_dataset
+    from cg.data import scan_dataset  # slow (PIL): keeps cg --help fast
 
     try:
         files = scan_dataset(root)
@@ -231,7 +226,7 @@ def _add_data_prepare_cityscapes(actions: Any) -> None:
 
 
 def _run_data_prepare_cityscapes(args: argparse.Namespace) -> None:
-    from cg.data.prepare import prepare_cityscapes
+    from cg.data.prepare import prepare_cityscapes  # heavy: keeps cg --help fast
 
     prepare_cityscapes(
         args.gtfine,
@@ -271,7 +266,7 @@ def _add_data_prepare_unpaired(actions: Any) -> None:
 
 
 def _run_data_prepare_unpaired(args: argparse.Namespace) -> None:
-    from cg.data.prepare import prepare_unpaired
+    from cg.data.prepare import prepare_unpaired  # heavy: keeps cg --help fast
 
     report = prepare_unpaired(
         args.a,

@@ -51,7 +51,7 @@ def _add_fid(sub: Any) -> None:
 
 
 def _run_fid(args: argparse.Namespace) -> None:
-    from cg.eval.fid.score import compute_fid
+    from cg.eval.fid.score import compute_fid  # heavy: keeps cg --help fast
 
     result = compute_fid(
         args.real_dir,
@@ -97,7 +97,7 @@ def _add_weights(sub: Any) -> None:
 
 
 def _run_weights_where(args: argparse.Namespace) -> None:
-    from cg.eval.fid import weights
+    from cg.eval.fid import weights  # heavy: keeps cg --help fast
 
     hub = weights.hub_checkpoints_dir() / weights.FID_WEIGHTS_FILE
     package = weights.package_weights_path() or "not installed"
@@ -106,7 +106,7 @@ def _run_weights_where(args: argparse.Namespace) -> None:
 
 
 def _run_weights_fetch(args: argparse.Namespace) -> None:
-    from cg.eval.fid.weights import FID_WEIGHTS_URL, fetch_fid_weights
+    from cg.eval.fid.weights import FID_WEIGHTS_URL, fetch_fid_weights  # heavy: keeps --help fast
 
     path = fetch_fid_weights(
         args.url or FID_WEIGHTS_URL, args.dest, sha256=args.sha256, progress=wants_progress(args)

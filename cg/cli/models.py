@@ -5,10 +5,13 @@ implementation."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, get_args
 
+from cg.checkpoints import load_checkpoint
 from cg.cli.args import add_output_flags, wants_progress
+from cg.config import Generator
 from cg.errors import UserError
+from cg.export import SUFFIXES, export_generator
 
 
 def add(sub: Any) -> None:
@@ -52,7 +55,7 @@ def _add_translate(sub: Any) -> None:
 
 
 def _run_translate(args: argparse.Namespace) -> None:
-    from cg.translate import DIRECTIONS, translate_folder
+    from cg.translate import DIRECTIONS, translate_folder  # heavy: keeps cg --help fast
 
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size} must be at least 1")
@@ -76,8 +79,6 @@ def _run_translate(args: argparse.Namespace) -> None:
 
 
 def _add_export(sub: Any) -> None:
-    from cg.export import SUFFIXES
-
     p = sub.add_parser(
         "export",
         help="write one generator as an ONNX or TorchScript file (eval mode, any batch and size)",
@@ -101,8 +102,6 @@ def _add_export(sub: Any) -> None:
 
 
 def _run_export(args: argparse.Namespace) -> None:
-    from cg.export import export_generator
-
     print(export_generator(args.checkpoint, args.direction, args.format, args.out).summary())
 
 
@@ -113,16 +112,12 @@ def _add_info(sub: Any) -> None:
 
 
 def _run_info(args: argparse.Namespace) -> None:
-    from cg.translate import checkpoint_info
+    from cg.translate import checkpoint_info  # heavy: keeps cg --help fast
 
     print(checkpoint_info(args.checkpoint))
 
 
 def _add_import_official(sub: Any) -> None:
-    from typing import get_args
-
-    from cg.config import Generator
-
     reference = [g for g in get_args(Generator) if g != "unet"]  # cg.models.official.GENERATORS
     p = sub.add_parser(
         "import-official",
@@ -152,8 +147,7 @@ def _add_import_official(sub: Any) -> None:
 
 
 def _run_import_official(args: argparse.Namespace) -> None:
-    from cg.checkpoints import load_checkpoint
-    from cg.models.official import import_official
+    from cg.models.official import import_official  # heavy: keeps cg --help fast
 
     out = import_official(args.path, args.generator, args.norm, args.out, args.direction)
     data = load_checkpoint(out)

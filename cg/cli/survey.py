@@ -56,13 +56,13 @@ def add(sub: Any) -> None:
 
 
 def _run_survey_table(args: argparse.Namespace) -> None:
-    from cg.survey.table import format_report, load_responses
+    from cg.survey.table import format_report, load_responses  # heavy: keeps cg --help fast
 
     print(format_report(load_responses(args.file), args.file), end="")
 
 
 def _run_survey_build(args: argparse.Namespace) -> None:
-    from cg.survey.build import build_survey
+    from cg.survey.build import build_survey  # heavy: keeps cg --help fast
 
     m = build_survey(
         args.checkpoint,
@@ -80,7 +80,7 @@ def _run_survey_build(args: argparse.Namespace) -> None:
 
 
 def _run_survey_serve(args: argparse.Namespace) -> None:
-    from cg.survey.server import serve
+    from cg.survey.server import serve  # heavy: keeps cg --help fast
 
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port {args.port} must be between 0 and 65535")

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from cg.cli.args import add_config_flags, add_output_flags, config_overrides, wants_progress
+from cg.config import PRESETS, config_from_dict, make_config, validate
 from cg.errors import UserError
 
 
 def add(sub: Any) -> None:
-    from cg.config import PRESETS
-
     p = sub.add_parser("train", help="train a model; writes a run folder")
     p.add_argument("--out", required=True, help="run folder (config.json, history.csv, ...)")
     p.add_argument("--preset", choices=sorted(PRESETS), help="a dataset's report settings")
@@ -39,12 +39,9 @@ def run(args: argparse.Namespace) -> None:
 
     Under torchrun every rank runs this; rank 0 reads the run folder and prints.
     """
-    from pathlib import Path
-
-    from cg.config import config_from_dict, make_config, validate
-    from cg.train import distributed
-    from cg.train.loop import train
-    from cg.train.run_dir import RunDir
+    from cg.train import distributed  # heavy: keeps cg --help fast
+    from cg.train.loop import train  # heavy: keeps cg --help fast
+    from cg.train.run_dir import RunDir  # csv, fcntl: keeps cg --help fast
 
     out = RunDir(Path(args.out))
     overrides = config_overrides(args)
