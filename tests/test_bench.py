@@ -261,7 +261,7 @@ def test_batched_augmentation_equals_item_by_item():
 
 def _epoch(cfg, epoch: int = 1, **pipeline_fields) -> list[dict[str, torch.Tensor]]:
     from cg.data.loaders import build_pipeline
-    from cg.train.loop import epoch_seed
+    from cg.train.epoch import epoch_seed
 
     pipeline = build_pipeline(cfg)
     for k, v in pipeline_fields.items():

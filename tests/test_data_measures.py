@@ -1,4 +1,4 @@
-"""What the data holds for the findings' mechanisms (:mod:`cg.report.data_measures`): each
+"""What the data holds for the findings' mechanisms (:mod:`cg.report.findings.data_measures`): each
 measure on images whose answer is known, and on the built-in data."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 
 from cg.eval import degrade as G
-from cg.report import data_measures as M
-from cg.report import degradations as D
+from cg.report.findings import data_measures as M
+from cg.report.findings import degradations as D
 
 
 def _textured(seed: int, n: int = 12) -> torch.Tensor:

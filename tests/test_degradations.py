@@ -1,8 +1,8 @@
 """The findings' image statistics on images degraded in known ways (:mod:`cg.eval.degrade`,
-:mod:`cg.report.degradations`): built-in images of a design seed and a real photograph. Each
-statistic must order the degradations the way its claim means; where one cannot tell its
+:mod:`cg.report.findings.degradations`): built-in images of a design seed and a real photograph.
+Each statistic must order the degradations the way its claim means; where one cannot tell its
 claim's phenomenon from an artefact, the test pins that down, and the check it feeds does not
-decide on it (:mod:`cg.report.soundness`)."""
+decide on it (:mod:`cg.report.findings.soundness`)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from cg.eval import degrade as G
-from cg.report import degradations as D
-from cg.report.scores import mean_invented_detail
-from cg.report.soundness import reads_blur
+from cg.report.findings import degradations as D
+from cg.report.findings.scores import mean_invented_detail
+from cg.report.findings.soundness import reads_blur
 
 BLURS = ("blur 0.5", "blur 1", "blur 2")
 ARTEFACTS = ("patches", "noise 0.05", "noise 0.1")
@@ -107,7 +107,7 @@ def test_kid_grows_with_blur_and_artefacts_and_is_largest_for_the_other_domain(n
 
 
 def test_soundness_needs_every_blur_to_read_strictly_less():
-    from cg.report.soundness import Soundness
+    from cg.report.findings.soundness import Soundness
 
     faces = D.image_set("faces")[0]
     assert reads_blur(lambda x: float(x.diff(dim=3).abs().mean()), faces).verdict == "holds"

@@ -50,7 +50,7 @@ def data(synth) -> Path:
 def _first_steps(cfg, info):
     """Gradients after step 1 and weights after step 2 of epoch 1 (this rank's view)."""
     from cg.data.loaders import build_pipeline
-    from cg.train.loop import epoch_seed
+    from cg.train.epoch import epoch_seed
     from cg.train.state import build_session
 
     pipeline = build_pipeline(cfg)

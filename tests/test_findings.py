@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from cg.config import make_config
-from cg.report import experiments, findings, findings_convergence, findings_unpaired, kid, scores
-from cg.report import stats as S
+from cg.report.findings import convergence, kid, paired, scores, table, unpaired
+from cg.report.findings import stats as S
+from cg.report.runs import finished, grid
 
 # --- verdicts and intervals ------------------------------------------------------------------
 
@@ -38,7 +39,7 @@ def test_verdicts_follow_the_interval():
 
 
 def test_regime_reads_the_epoch_of_the_validation_minimum():
-    from cg.report.regime import minimum
+    from cg.report.findings.regime import minimum
 
     history = pd.DataFrame(
         {
@@ -113,11 +114,11 @@ def test_kid_features_pass_each_image_set_through_the_network_once(monkeypatch):
 # --- the checks on hand-made outputs -----------------------------------------------------------
 
 
-def _run(dataset: str, name: str, **columns: list[float]) -> experiments.Run:
+def _run(dataset: str, name: str, **columns: list[float]) -> finished.Run:
     n = len(next(iter(columns.values()))) if columns else 1
     history = pd.DataFrame({"epoch": list(range(1, n + 1)), **columns})
     cfg = make_config(dataset, adversarial=name == "adv")
-    return experiments.Run(name, dataset, Path(f"/nonexistent/{name}"), cfg, history, None)
+    return finished.Run(name, dataset, Path(f"/nonexistent/{name}"), cfg, history, None)
 
 
 @pytest.fixture
@@ -128,9 +129,9 @@ def fake_outputs(monkeypatch):
     def outputs(run, direction, split="val", checkpoint=None):
         return table[(run.name, direction)]
 
-    monkeypatch.setattr(findings, "outputs", outputs)
+    monkeypatch.setattr(paired, "outputs", outputs)
     monkeypatch.setattr(scores, "outputs", outputs)
-    monkeypatch.setattr(findings_unpaired, "outputs", outputs)
+    monkeypatch.setattr(unpaired, "outputs", outputs)
     return table
 
 
@@ -147,13 +148,13 @@ def test_structure_check_decides_by_per_image_pixel_error(fake_outputs):
     noadv, adv = _run("cityscapes", "noadv"), _run("cityscapes", "adv")
     fake_outputs[("noadv", "ab")] = (good, source, target)
     fake_outputs[("adv", "ab")] = (bad, source, target)
-    row = findings.structure_better_without_adv(noadv, adv)
+    row = paired.structure_better_without_adv(noadv, adv)
     assert row["id"] == "R9.1" and row["verdict"] == "holds" and row["high"] < 0
     fake_outputs[("noadv", "ab")], fake_outputs[("adv", "ab")] = (
         (bad, source, target),
         (good, source, target),
     )
-    assert findings.structure_better_without_adv(noadv, adv)["verdict"] == "does not hold"
+    assert paired.structure_better_without_adv(noadv, adv)["verdict"] == "does not hold"
 
 
 def _label_maps(seed: int, n: int = 48) -> torch.Tensor:
@@ -184,13 +185,13 @@ def test_photo_checks_equal_error_and_detail(fake_outputs):
     noadv, adv = _run("edges2shoes", "noadv"), _run("edges2shoes", "adv")
     fake_outputs[("noadv", "ab")] = (blurry, source, target)
     fake_outputs[("adv", "ab")] = (sharp, source, target)
-    detail = findings.adv_invents_detail(noadv, adv)
+    detail = paired.adv_invents_detail(noadv, adv)
     assert detail["id"] == "R9.2-detail" and detail["verdict"] == "holds"
-    equal = findings.photo_equally_bad(noadv, adv)
+    equal = paired.photo_equally_bad(noadv, adv)
     assert equal["verdict"] == "does not hold"  # sharp random pixels double the error
     fake_outputs[("adv", "ab")] = (blurry + 0.001 * sharp, source, target)
-    assert findings.photo_equally_bad(noadv, adv)["verdict"] == "holds"
-    assert findings.adv_invents_detail(noadv, adv)["verdict"] != "holds"
+    assert paired.photo_equally_bad(noadv, adv)["verdict"] == "holds"
+    assert paired.adv_invents_detail(noadv, adv)["verdict"] != "holds"
 
 
 def test_cycle_only_checks(fake_outputs, monkeypatch):
@@ -198,10 +199,10 @@ def test_cycle_only_checks(fake_outputs, monkeypatch):
     curve = {"identity_ab_val": [0.2, 0.01], "identity_ba_val": [0.2, 0.01]}
     cycle_only = _run("cityscapes", "cycle_only", **curve)
     noadv = _run("cityscapes", "noadv")
-    monkeypatch.setattr(findings, "data_distance", lambda run: 0.5)
+    monkeypatch.setattr(paired, "data_distance", lambda run: 0.5)
     untrained = {"cycle_only": 0.2}
     monkeypatch.setattr(
-        findings,
+        paired,
         "untrained_identity_distances",
         lambda run, d: np.full(48, untrained[run.name]),
     )
@@ -210,12 +211,12 @@ def test_cycle_only_checks(fake_outputs, monkeypatch):
     fake_outputs[("cycle_only", "ba")] = (b + 0.01 * a, b, a)
     fake_outputs[("noadv", "ab")] = (b + 0.05 * a, a, b)
     fake_outputs[("noadv", "ba")] = (a + 0.05 * b, b, a)
-    assert findings.cycle_only_does_not_learn(cycle_only, noadv)["verdict"] == "holds"
-    row = findings.ends_at_identity(cycle_only, "R9.5-identity", "claim")
+    assert paired.cycle_only_does_not_learn(cycle_only, noadv)["verdict"] == "holds"
+    row = paired.ends_at_identity(cycle_only, "R9.5-identity", "claim")
     assert row["verdict"] == "holds" and row["high"] < 0.5
     assert "0.2000 -> " in row["numbers"]  # from the untrained generators, not epoch 1
     untrained["cycle_only"] = 0.001  # it started closer to the identity than it ended
-    assert findings.ends_at_identity(cycle_only, "x", "claim")["verdict"] == "does not hold"
+    assert paired.ends_at_identity(cycle_only, "x", "claim")["verdict"] == "does not hold"
 
 
 def test_unpaired_checks(fake_outputs, monkeypatch):
@@ -224,12 +225,12 @@ def test_unpaired_checks(fake_outputs, monkeypatch):
     # human -> Simpson as sharp as real Simpsons; Simpson -> human far blurrier than humans
     fake_outputs[("adv", "ab")] = (_label_maps(12), humans, simpsons)
     fake_outputs[("adv", "ba")] = (_images(13, smooth=True), simpsons, humans)
-    blur = findings.simpson_to_human_blurry(run)
+    blur = unpaired.simpson_to_human_blurry(run)
     assert blur["verdict"] == "holds" and blur["high"] < 1
     # blotchy faces read as sharp, and blotches can hide a blur: undecided, never refuted
     blotchy = _images(13, smooth=True) + _label_maps(14)
     fake_outputs[("adv", "ba")] = (blotchy.clamp(-1, 1), simpsons, humans)
-    blur = findings.simpson_to_human_blurry(run)
+    blur = unpaired.simpson_to_human_blurry(run)
     assert blur["verdict"] == "undecided" and blur["low"] > 1
 
     def features(images):  # a stand-in for the Inception network: pixel statistics
@@ -240,7 +241,7 @@ def test_unpaired_checks(fake_outputs, monkeypatch):
     humans, simpsons = _images(10), _images(11, smooth=True)
     fake_outputs[("adv", "ab")] = (_images(12, smooth=True), humans, simpsons)
     fake_outputs[("adv", "ba")] = (_images(13, smooth=True), simpsons, humans)
-    row = findings.human_to_simpson_better(run)
+    row = unpaired.human_to_simpson_better(run)
     assert row["id"] == "R9.4-better" and row["verdict"] == "holds" and row["low"] > 0
 
 
@@ -251,21 +252,19 @@ def test_unpaired_checks(fake_outputs, monkeypatch):
 def tiny_runs(tmp_path_factory):
     """Real runs on the built-in cityscapes data: 32 px, 4 base channels, 2 epochs."""
     root = tmp_path_factory.mktemp("findings")
-    data = experiments.dataset(
-        "cityscapes", cache_dir=root / "cache", image_size=32, n_train=8, n_val=6
-    )
+    data = grid.dataset("cityscapes", cache_dir=root / "cache", image_size=32, n_train=8, n_val=6)
     settings = dict(
         image_size=32, base_channels=4, epochs=2, batch_size=4, device="cpu", progress=False
     )
     return {
-        name: experiments.experiment("cityscapes", data, root / "runs", name, **settings)
+        name: finished.experiment("cityscapes", data, root / "runs", name, **settings)
         for name in ("noadv", "adv", "cycle_only", "cycle_classic")
     }
 
 
 def test_findings_on_real_runs(tiny_runs, tmp_path):
     r = tiny_runs
-    rows = findings.paired(r["noadv"], r["adv"], r["cycle_only"], r["cycle_classic"])
+    rows = paired.checks(r["noadv"], r["adv"], r["cycle_only"], r["cycle_classic"])
     assert [row["id"] for row in rows] == [
         "R9.1",
         "R9.1-seg",
@@ -281,13 +280,13 @@ def test_findings_on_real_runs(tiny_runs, tmp_path):
         # R9.2-detail scores the images whose input has flat pixels (at 32 px, few do)
         assert row["n"] == 6 if row["id"] != "R9.2-detail" else 1 <= row["n"] <= 6
     # the R9.1 numbers are the mean per-image pixel errors of the final models
-    fake, _, target = findings.outputs(r["noadv"], "ab")
+    fake, _, target = scores.outputs(r["noadv"], "ab")
     assert f"{scores.pixel_errors(fake, target).mean():.4f}" in rows[0]["numbers"]
-    path = findings.write_csv(rows, tmp_path / "f.csv")
-    back = findings.read_csv(path)
+    path = table.write_csv(rows, tmp_path / "f.csv")
+    back = table.read_csv(path)
     assert [b["id"] for b in back] == [row["id"] for row in rows]
-    assert list(back[0]) == list(findings.COLUMNS)
-    shown = findings.table(rows)
+    assert list(back[0]) == list(table.COLUMNS)
+    shown = table.table(rows)
     assert list(shown.index) == [row["id"] for row in rows]
     # the history has the segmentation scores of photo -> labels
     h = r["noadv"].history
@@ -311,7 +310,7 @@ def test_kid_resamples_compare_only_different_sources():
                          torch.zeros(3, 3, 8, 8), torch.zeros(4, 3, 8, 8))  # fmt: skip
 
 
-def _epochs_run(tmp_path, n: int) -> experiments.Run:
+def _epochs_run(tmp_path, n: int) -> finished.Run:
     run = _run("edges2shoes", "noadv", pixel_error_ab_val=[0.1] * n, pixel_error_ba_val=[0.1] * n)
     run = dataclasses.replace(run, out=tmp_path / "run")
     (run.out / "checkpoints").mkdir(parents=True)
@@ -328,8 +327,8 @@ def test_overfit_chooses_the_best_epoch_on_one_half_and_tests_on_the_other(tmp_p
     def flat(run, direction, split="val", checkpoint=None):  # no trend: epoch noise only
         return 0.1 + noise[int(checkpoint.stem.split("_")[1])]
 
-    monkeypatch.setattr(findings_convergence, "pixel_errors_of", flat)
-    row = findings.overfits(run)
+    monkeypatch.setattr(convergence, "pixel_errors_of", flat)
+    row = convergence.overfits(run)
     assert row["verdict"] != "holds"
     # chosen and tested on the same images, last / best would be >= 1 by construction
     assert row["low"] < 1 < row["high"]
@@ -338,8 +337,8 @@ def test_overfit_chooses_the_best_epoch_on_one_half_and_tests_on_the_other(tmp_p
         epoch = int(checkpoint.stem.split("_")[1])
         return (0.08 if epoch == 2 else 0.1) + noise[epoch] / 10
 
-    monkeypatch.setattr(findings_convergence, "pixel_errors_of", early_minimum)
-    row = findings.overfits(run)
+    monkeypatch.setattr(convergence, "pixel_errors_of", early_minimum)
+    row = convergence.overfits(run)
     assert row["verdict"] == "holds" and "lowest at epoch 2 of 10" in row["numbers"]
 
 
@@ -355,12 +354,12 @@ def test_generalising_better_needs_a_lower_validation_error_too(monkeypatch):
     def pixel_errors_of(run, direction, split="val", checkpoint=None):
         return errors[(run.name, split)] + jitter[split]
 
-    monkeypatch.setattr(findings_convergence, "pixel_errors_of", pixel_errors_of)
-    row = findings.adv_generalises_better(noadv, adv)
+    monkeypatch.setattr(convergence, "pixel_errors_of", pixel_errors_of)
+    row = convergence.adv_generalises_better(noadv, adv)
     assert row["high"] < 0  # the gap alone would hold
     assert row["verdict"] == "does not hold"
     errors[("adv", "val")], errors[("adv", "train")] = 0.08, 0.07
-    assert findings.adv_generalises_better(noadv, adv)["verdict"] == "holds"
+    assert convergence.adv_generalises_better(noadv, adv)["verdict"] == "holds"
 
 
 # --- over seeds -------------------------------------------------------------------------------
@@ -384,7 +383,7 @@ def _estimate(value: float) -> S.Estimate:
 
 
 def _seed_row(value: float, verdict: str, **extra) -> dict:
-    row = findings.row("R9.x", "d", "claim", "test", "stat", _estimate(value), 0.0, "n",
+    row = table.row("R9.x", "d", "claim", "test", "stat", _estimate(value), 0.0, "n",
                        rule="below", **extra)  # fmt: skip
     assert row["verdict"] == verdict  # the seed's own verdict, by the same rule
     return row
@@ -393,20 +392,20 @@ def _seed_row(value: float, verdict: str, **extra) -> dict:
 def test_a_check_over_seeds_is_decided_by_the_seeds_not_the_images():
     # every seed's own image interval is narrow and below 0 but one: the seeds disagree
     rows = [_seed_row(v, "holds" if v < 0 else "does not hold") for v in (-0.01, -0.02, 0.015)]
-    row = findings.over_seeds(rows, [3, 4, 5])
+    row = table.over_seeds(rows, [3, 4, 5])
     assert row["seeds"] == 3 and row["verdict"] == "undecided"
     assert [float(v) for v in row["per_seed"].split(";")] == [-0.01, -0.02, 0.015]
     assert row["value"] == pytest.approx(-0.005) and row["low"] < 0 < row["high"]
     assert "seed 3: " in row["numbers"] and "seed 5: " in row["numbers"]
     steady = [_seed_row(v, "holds") for v in (-0.010, -0.012, -0.011, -0.009, -0.010)]
-    assert findings.over_seeds(steady, range(5))["verdict"] == "holds"
+    assert table.over_seeds(steady, range(5))["verdict"] == "holds"
     # a further part, and a condition, must hold over the seeds too
     parts = [_seed_row(v, "does not hold", parts=[("below", 0.0, _estimate(p))]) for v, p in
              ((-0.010, 0.02), (-0.012, 0.03), (-0.011, 0.025))]  # fmt: skip
-    assert findings.over_seeds(parts, range(3))["verdict"] == "does not hold"
+    assert table.over_seeds(parts, range(3))["verdict"] == "does not hold"
     split = [_seed_row(-0.01, c, conditions=[c]) for c in ("holds", "does not hold")]
-    assert findings.over_seeds(split, range(2))["verdict"] == "undecided"
-    assert findings.over_seeds(steady[:1], [0]) == steady[0]  # one seed: its own row
+    assert table.over_seeds(split, range(2))["verdict"] == "undecided"
+    assert table.over_seeds(steady[:1], [0]) == steady[0]  # one seed: its own row
 
 
 def test_arms_must_be_paired_by_seed():
@@ -414,4 +413,4 @@ def test_arms_must_be_paired_by_seed():
     b = [dataclasses.replace(r, config=dataclasses.replace(r.config, seed=s))
          for r, s in zip(a, (0, 1))]  # fmt: skip
     with pytest.raises(Exception, match="other seeds"):
-        findings.paired(a, b)
+        paired.checks(a, b)

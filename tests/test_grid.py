@@ -1,7 +1,7 @@
-"""The report's grid (cg.report.grid) and its scheduling (cg.report.schedule): one description
-of the runs for the scheduler and the notebooks, run folders named by what decides the result,
-workers sized to the machine, the same runs bitwise in a worker as alone, failures named, and
-Ctrl-C leaving every run resumable."""
+"""The report's grid (cg.report.runs.grid) and its scheduling (cg.report.runs.schedule): one
+description of the runs for the scheduler and the notebooks, run folders named by what decides the
+result, workers sized to the machine, the same runs bitwise in a worker as alone, failures named,
+and Ctrl-C leaving every run resumable."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from cg.checkpoints import load_checkpoint
-from cg.report import grid, profiles, schedule
+from cg.report.runs import grid, layout, profiles, schedule
 from cg.train.run_dir import RunDir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -132,18 +132,18 @@ def test_a_moved_dataset_finds_its_finished_run_and_resumes_an_unfinished_one(tm
 
 def test_default_layout_rule(tmp_path):
     jobs = list(_plan(tmp_path).jobs) * 4  # 8 small runs
-    small = schedule.default_layout(jobs, cores=2)
+    small = layout.default_layout(jobs, cores=2)
     assert (small.workers, small.threads) == (2, 1)
-    assert schedule.default_layout(jobs[:1], cores=2).workers == 1
-    one = schedule.default_layout(jobs, workers=1, cores=2)
+    assert layout.default_layout(jobs[:1], cores=2).workers == 1
+    one = layout.default_layout(jobs, workers=1, cores=2)
     assert (one.workers, one.threads) == (1, 2)
-    many = schedule.default_layout(jobs, cores=16)
+    many = layout.default_layout(jobs, cores=16)
     assert (many.workers, many.threads) == (8, 1)
     report_size = dict(image_size=256, base_channels=64, batch_size=16)
     big = [
         dataclasses.replace(j, config=dataclasses.replace(j.config, **report_size)) for j in jobs
     ]
-    wide = schedule.default_layout(big[:4], cores=16)
+    wide = layout.default_layout(big[:4], cores=16)
     assert (wide.workers, wide.threads) == (4, 4)
     assert "thread" in small.describe()
 
@@ -304,7 +304,7 @@ def test_two_reports_at_once_on_one_checkout_do_not_collide(tmp_path):
 def test_the_report_page_drops_progress_bar_widgets(tmp_path):
     import nbformat
 
-    from cg.report.notebooks import build_html
+    from cg.report.page.html import build_html
 
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("train()")
@@ -464,7 +464,7 @@ def test_the_arms_of_one_seed_share_initial_generators_and_batches(tmp_path):
     same generator weights and see the same batches: the comparison is paired by seed."""
     from cg.data import scan_dataset
     from cg.data.loaders import build_pipeline, resolve_config
-    from cg.train.loop import epoch_seed
+    from cg.train.epoch import epoch_seed
     from cg.train.state import build_session
 
     plan = _plan(tmp_path, dataset="cityscapes", seed=11)

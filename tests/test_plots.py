@@ -12,7 +12,7 @@ from PIL import Image
 from cg import images
 from cg.config import make_config
 from cg.models import UNet
-from cg.report import architecture, captions, figures, plots
+from cg.report.page import architecture, captions, figures, plots
 
 
 def test_to_uint8_maps_range_and_clamps():
@@ -167,15 +167,16 @@ def test_publish_saves_under_the_fixed_name_and_shows_the_caption(tmp_path):
 
 
 def test_findings_by_seed_figure_draws_each_check_s_seeds_and_line():
-    from cg.report import figures, findings
-    from cg.report import stats as S
+    from cg.report.findings import stats as S
+    from cg.report.findings import table
+    from cg.report.page import figures
 
     def seed_row(v):
         e = S.Estimate(v, v - 0.01, v + 0.01, 8)
-        return findings.row("R9.2-equal", "d", "c", "t", "relative difference", e, 0.15, "n",
+        return table.row("R9.2-equal", "d", "c", "t", "relative difference", e, 0.15, "n",
                             rule="within")  # fmt: skip
 
-    row = findings.over_seeds([seed_row(v) for v in (0.05, 0.08, -0.02)], [0, 1, 2])
+    row = table.over_seeds([seed_row(v) for v in (0.05, 0.08, -0.02)], [0, 1, 2])
     fig = figures.findings_figure([row], "cityscapes")
     (ax,) = fig.axes
     assert ax.get_title() == f"R9.2-equal: {row['verdict']}"

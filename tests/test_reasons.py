@@ -1,13 +1,13 @@
 """Why a check does not show: sentences made from the check's numbers and the data's
-measurements (:mod:`cg.report.reasons`)."""
+measurements (:mod:`cg.report.findings.reasons`)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from cg.report import reasons
-from cg.report import stats as S
-from cg.report.findings_table import over_seeds, row
+from cg.report.findings import reasons
+from cg.report.findings import stats as S
+from cg.report.findings.table import over_seeds, row
 
 
 def _row(id_, value, low, high, line, rule, dataset="edges2shoes", conditions=(), parts=(),
@@ -104,6 +104,6 @@ def test_blur_reason_reads_sharpness_and_the_faces_measurements():
 
 
 def test_every_report_check_has_a_mechanism():
-    from cg.report.findings_table import REPORT_CHECKS
+    from cg.report.findings.table import REPORT_CHECKS
 
     assert REPORT_CHECKS <= set(reasons.EXPLAIN)

@@ -9,14 +9,16 @@ other at a barrier, then step for the same wall time, so that every run's steps 
 other's. The figure of merit is the machine's **seed-steps per second**: the steps of all its
 runs together (a grid of seeds and experiments is that many independent steps).
 
-Each row also says which layout :func:`cg.report.layout.default_layout` would choose for a
+Each row also says which layout :func:`cg.report.runs.layout.default_layout` would choose for a
 grid of runs of that shape, so the rule can be read against the measurement.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,9 @@ import torch
 from cg.bench.cases import report_config, synthetic_batch
 from cg.bench.measure import median
 from cg.config import TrainConfig
+from cg.report.runs.grid import Job
+from cg.report.runs.layout import default_layout, usable_cores
+from cg.train.state import build_session
 
 #: (image size, base channels, batch): the smoke-sized step, the default and long profiles'
 #: steps, and a wider one.
@@ -41,7 +46,6 @@ def _init(threads: int, barrier: Any) -> None:
 
 def _time_steps(cfg: TrainConfig, warmup: int, seconds: float) -> list[float]:
     """In a layout's process: warm up, wait for the other runs, then step for ``seconds``."""
-    from cg.train.state import build_session
 
     device = torch.device("cpu")
     session = build_session(cfg, device)
@@ -68,8 +72,6 @@ def measure_layout(
     cfg: TrainConfig, runs: int, threads: int, *, warmup: int, seconds: float
 ) -> dict[str, Any]:
     """``runs`` processes of ``threads`` threads each, stepping ``cfg`` side by side."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(runs)
@@ -103,9 +105,7 @@ def measure_grid(
     say: Any = None,
 ) -> list[dict[str, Any]]:
     """One row per shape: every layout's seed-steps per second, the fastest, and the layout
-    :func:`cg.report.layout.default_layout` chooses for runs of that shape."""
-    from cg.report.grid import Job
-    from cg.report.layout import default_layout, usable_cores
+    :func:`cg.report.runs.layout.default_layout` chooses for runs of that shape."""
 
     cores = cores or usable_cores()
     rows = []

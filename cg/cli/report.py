@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+from pathlib import Path
 from typing import Any
 
 from cg.cli.args import add_output_flags, key_value_pairs, wants_progress
+from cg.errors import UserError
+from cg.progress import progress_enabled
 
 
 def add(sub: Any) -> None:
@@ -93,13 +98,10 @@ def _positive(text: str) -> int:
 def run(args: argparse.Namespace) -> None:
     """Run the report; with ``--quiet`` the lines it prints per notebook are left out and only
     the path of the report is printed."""
-    import contextlib
-    import io
-    from pathlib import Path
-
-    from cg.errors import UserError
-    from cg.progress import progress_enabled
-    from cg.report.notebooks import NOTEBOOKS, report, store_checked_outputs
+    # heavy (torch, papermill, the notebooks' libraries): imported when the command runs, so
+    # that `cg --help` stays fast
+    from cg.report.notebooks import report, store_checked_outputs
+    from cg.report.runs.profiles import NOTEBOOKS
 
     if args.scheduler and args.workers:
         raise UserError(

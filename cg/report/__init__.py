@@ -1,19 +1,9 @@
-"""The report: what the notebooks call to rebuild every figure and table.
+"""The report: what ``cg report`` and the notebooks call to rebuild every figure and table.
 
-The grid (which runs, their configs and folders; scheduling):
+:mod:`cg.report.notebooks` is the conductor (``cg report``). Below it, three wings, imported one
+way only (notebooks -> page -> findings -> runs):
 
-- :mod:`cg.report.profiles`: the parameter profiles (smoke, default, long, gpu, full)
-- :mod:`cg.report.grid`: every run the notebooks need, described once (the notebooks and
-  ``cg report`` both ask it)
-- :mod:`cg.report.layout`, :mod:`cg.report.schedule`, :mod:`cg.report.worker`: the runs
-  trained side by side, on this machine or a Dask cluster
-- :mod:`cg.report.experiments`: a notebook's finished runs and the tables that describe them
-
-The findings and the page:
-
-- :mod:`cg.report.findings`: the R9 checks
-- :mod:`cg.report.plots`, :mod:`cg.report.figures`, :mod:`cg.report.captions`: figures
-- :mod:`cg.report.architecture`: figures 1-2 (the networks)
-- :mod:`cg.report.notebooks`: papermill runs (``cg report``); :mod:`cg.report.page`:
-  ``reports/report.html`` and ``reports/findings.csv``
+- :mod:`cg.report.runs`: which runs the report needs, and training them side by side;
+- :mod:`cg.report.findings`: the R9 checks, their per-seed scores and their statistics;
+- :mod:`cg.report.page`: the figures, the summary tables and ``reports/report.html``.
 """

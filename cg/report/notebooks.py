@@ -1,8 +1,8 @@
 """``cg report``: run every notebook with papermill and assemble one HTML report.
 
-The notebooks (:data:`~cg.report.profiles.NOTEBOOKS`, in the report's order) each have one cell
-tagged ``parameters``; a profile (:mod:`cg.report.profiles`) gives their values. Each notebook is
-executed into ``reports/<name>.ipynb``; then all of them are joined into one self-contained
+The notebooks (:data:`~cg.report.runs.profiles.NOTEBOOKS`, in the report's order) each have one cell
+tagged ``parameters``; a profile (:mod:`cg.report.runs.profiles`) gives their values. Each notebook
+is executed into ``reports/<name>.ipynb``; then all of them are joined into one self-contained
 ``reports/report.html`` (code hidden, images embedded, progress output left out).
 ``--data-root DIR`` points the dataset notebooks at ``DIR/<dataset>`` (the layout
 ``cg data download`` writes); ``--data NAME=DIR`` at one folder each.
@@ -10,6 +10,7 @@ executed into ``reports/<name>.ipynb``; then all of them are joined into one sel
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -19,15 +20,22 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import nbformat
+import papermill as pm
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_client.manager import AsyncKernelManager
+
+from cg import __version__
 from cg.errors import UserError
 from cg.files import atomic_write_text, file_mode
-from cg.report.page import build_html, collect_findings, summary_markdown
-from cg.report.profiles import NOTEBOOKS, data_roots, load_profile, make_absolute
+from cg.report.page.html import build_html, collect_findings, summary_markdown
+from cg.report.runs import grid, schedule
+from cg.report.runs.profiles import NOTEBOOKS, data_roots, load_profile, make_absolute
+from cg.train.run_dir import RunDir
 
 
 def check_kernel(name: str = "python3") -> None:
     """Make sure the Jupyter kernel ``name`` runs this Python (the one with cg installed)."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     try:
         argv = KernelSpecManager().get_kernel_spec(name).argv
@@ -52,7 +60,6 @@ def _kernel_manager_class(socket_dir: str | Path) -> type:
     into every run's log. The socket files are ``socket_dir/kernel-N``, a folder private to
     one notebook run (jupyter_client's default is ``kernel-ipc-N`` in the working folder, the
     same names for every run: two reports at once would share them)."""
-    from jupyter_client.manager import AsyncKernelManager
 
     prefix = str(Path(socket_dir) / "kernel")
 
@@ -66,7 +73,6 @@ def _kernel_manager_class(socket_dir: str | Path) -> type:
 
 
 def _declared(notebook: Path) -> set[str]:
-    import papermill as pm
 
     return set(pm.inspect_notebook(str(notebook)))
 
@@ -94,7 +100,6 @@ def run_notebooks(
     Each notebook receives only the parameters its ``parameters`` cell declares. A failing
     notebook stops the run with a UserError naming it, its failing cell and the error.
     """
-    import papermill as pm
 
     src_dir, out = Path(notebooks_dir), Path(out_dir)
     names = selected(only)
@@ -146,11 +151,6 @@ def store_checked_outputs(notebook: str | Path) -> int:
     nbval compares these stored outputs in CI, so they must not depend on the machine: an
     output naming the repository's absolute path is refused.
     """
-    import json
-    import tempfile
-
-    import nbformat
-    import papermill as pm
 
     path = Path(notebook)
     check_kernel()
@@ -188,7 +188,6 @@ def store_checked_outputs(notebook: str | Path) -> int:
 
 
 def _intro(profile: str, params: Mapping[str, Mapping[str, Any]], roots: Mapping[str, str]) -> str:
-    from cg import __version__
 
     common = params.get("cityscapes", {})
     shown = ", ".join(
@@ -230,14 +229,13 @@ def report(
 ) -> Path:
     """Run the report with ``profile`` and write ``out_dir/report.html``; returns its path.
 
-    First the grid (:mod:`cg.report.grid`): every run the dataset notebooks need, the
-    unfinished ones trained side by side (:func:`cg.report.schedule.train_grid`: ``workers``
+    First the grid (:mod:`cg.report.runs.grid`): every run the dataset notebooks need, the
+    unfinished ones trained side by side (:func:`cg.report.runs.schedule.train_grid`: ``workers``
     runs at a time with ``threads`` each, or on the Dask cluster at ``scheduler``); then the
     notebooks, which find their runs finished. Everything is written into a folder private to
     this report first and moved into ``out_dir`` at the end, file by file (each a rename), so
     two reports at once never read each other's half-written files.
     """
-    from cg.report import grid, schedule
 
     root = Path(root)
     params = load_profile(profile, root)
@@ -300,7 +298,6 @@ def report(
 
 def _run_logs(plan: Any) -> str:
     """The training logs of a plan's runs, each under its run folder's name."""
-    from cg.train.run_dir import RunDir
 
     parts = []
     for job in plan.jobs:

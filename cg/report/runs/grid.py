@@ -5,9 +5,9 @@ dataset's files (the built-in synthetic data is generated on first use), and one
 :class:`Job` per experiment of :data:`RUNS`, each a resolved :class:`~cg.config.TrainConfig`
 and its run folder. ``cg report`` asks the same function with the same parameters
 (:func:`report_plans`, from the notebooks' parameters cells and the profile), trains the
-unfinished jobs side by side (:mod:`cg.report.schedule`), and the notebooks then find every run
+unfinished jobs side by side (:mod:`cg.report.runs.schedule`), and the notebooks then find every run
 finished. A notebook opened by hand trains what it lacks itself
-(:func:`cg.report.experiments.runs`).
+(:func:`cg.report.runs.finished.runs`).
 
 A run folder is ``runs_dir/<dataset>-<experiment>-<hash>``, the hash taken over what decides
 the run's result and nothing else: the config without where the data lies and how fast it
@@ -30,6 +30,10 @@ from typing import Any
 
 from cg.config import PRESETS, WHERE_FIELDS, TrainConfig, make_config
 from cg.errors import UserError
+from cg.data.synthetic import VERSION
+from cg.data import scan_dataset, synthesize
+import papermill as pm
+from cg.report.runs.profiles import make_absolute
 
 #: The report's experiment names (R2, R4) and what each changes in the dataset's preset.
 EXPERIMENTS: dict[str, dict[str, Any]] = {
@@ -122,7 +126,6 @@ class Plan:
 def _synthetic_folder(
     cache_dir: str | Path, name: str, size: int, n_train: int, n_val: int, seed: int
 ) -> Path:
-    from cg.data.synthetic import VERSION
 
     folder = f"{name}-v{VERSION}-{size}px-{n_train}x{n_val}-seed{seed}"
     return Path(cache_dir) / "synthetic" / folder
@@ -147,7 +150,6 @@ def dataset(
     Otherwise ``data_root`` is a folder in pix2pix or unpaired format; its format must suit the
     preset (paired presets need pix2pix pairs).
     """
-    from cg.data import scan_dataset, synthesize
 
     if name not in PRESETS:
         raise UserError(f"unknown dataset {name!r}; choose one of {', '.join(PRESETS)}")
@@ -309,9 +311,7 @@ def notebook_defaults(notebook: str | Path) -> dict[str, Any]:
     """The values a notebook's ``parameters`` cell assigns (what papermill leaves when a
     parameter is not given); paths among them (keys ending in ``_dir`` or ``_root``) made
     absolute against the notebook's folder, where it runs."""
-    import papermill as pm
 
-    from cg.report.profiles import make_absolute
 
     notebook = Path(notebook)
     values: dict[str, Any] = {}

@@ -1,6 +1,6 @@
-"""What each image statistic of the findings says about known degradations (the README's
-degradation table, ``python -m cg.report.degradations``; the tests hold each statistic to the
-ordering its claim means).
+"""What each image statistic of the findings says about known degradations (``docs/findings.md``'s
+degradation table, ``python -m cg.report.findings.degradations``; the tests hold each statistic to
+the ordering its claim means).
 
 Image sets (64 px): the built-in data of the design seed :data:`SEED` (faces and Simpsons of
 face2simpson; Cityscapes photos and shoes, the targets of the paired sets, with their label
@@ -10,8 +10,8 @@ colour patches (blotches), noise, blur under colour patches, and a copy of the i
 
 Statistics, each read on a case and given over its reading on the clean images:
 
-- ``detail``: the mean gradient ``D`` (:func:`cg.report.scores.details`);
-- ``sharpness``: edge sharpness (:func:`cg.report.scores.edge_sharpness`), R9.4-blur's;
+- ``detail``: the mean gradient ``D`` (:func:`cg.report.findings.scores.details`);
+- ``sharpness``: edge sharpness (:func:`cg.report.findings.scores.edge_sharpness`), R9.4-blur's;
 - ``invented detail``: ``D`` where the input is flat (paired sets), R9.2-detail's;
 - ``identity``: ``|case - input|`` in [0, 1] units (absolute, paired sets), R9.5's; the
   cases degrade the *input* here, and ``target`` is the true translation;
@@ -26,10 +26,15 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib import cbook
+from PIL import Image
 
+from cg.data.datasets import split_pair, to_float
+from cg.data.synthetic import render
 from cg.eval import degrade as G
 from cg.eval.metrics import identity_distance
-from cg.report.scores import details, flat_mask, mean_edge_sharpness, mean_invented_detail
+from cg.report.findings.kid import features, kid
+from cg.report.findings.scores import details, flat_mask, mean_edge_sharpness, mean_invented_detail
 
 #: The design seed of the built-in images (the report shows seeds 0-4).
 SEED = 100
@@ -53,7 +58,6 @@ CASES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 def _tensor(image) -> torch.Tensor:
-    from cg.data.datasets import to_float
 
     return to_float(torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1))
 
@@ -62,12 +66,8 @@ def _tensor(image) -> torch.Tensor:
 def image_set(name: str, count: int = COUNT) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(images, inputs)`` of a set: ``faces``, ``simpsons``, ``cityscapes`` (photos, label
     maps), ``shoes`` (photos, edge maps) or ``photo`` (crops of a real photograph)."""
-    from cg.data.synthetic import render
 
     if name == "photo":
-        from matplotlib import cbook
-        from PIL import Image
-
         with Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)) as im:
             photo = im.convert("RGB")
         rng = np.random.default_rng(SEED)
@@ -82,7 +82,6 @@ def image_set(name: str, count: int = COUNT) -> tuple[torch.Tensor, torch.Tensor
         images = [render("face2simpson", folder, i + 1, size=SIZE, seed=SEED) for i in range(count)]
         return torch.stack([_tensor(im) for im in images]), None
     dataset = {"cityscapes": "cityscapes", "shoes": "edges2shoes"}[name]
-    from cg.data.datasets import split_pair
 
     pairs = [_tensor(render(dataset, "val", i + 1, size=SIZE, seed=SEED)) for i in range(count)]
     a, b = split_pair(torch.stack(pairs))
@@ -130,7 +129,6 @@ def _kid_readings(name: str) -> dict[str, float]:
     """KID x 1000 of each case of one half of the set against the other half as the real
     images; ``other domain``: the first half of the other face2simpson domain (what a
     generator that copies its input would give)."""
-    from cg.report.kid import features, kid
 
     images, _ = image_set(name)
     half = len(images) // 2

@@ -6,8 +6,8 @@ sigma must read as strictly less of what the statistic measures, every sigma bel
 images. Where it does not (built-in shoes have almost no detail inside their edge lines, so
 blurring their outlines reads as *more* detail there), the statistic cannot tell the claim's
 phenomenon from blur on that data, and the check says ``undecided`` with the readings.
-What each statistic says about blotches, noise and JPEG is in the README's degradation table
-(:mod:`cg.report.degradations`).
+What each statistic says about blotches, noise and JPEG is in the degradation table of
+``docs/findings.md`` (:mod:`cg.report.findings.degradations`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from cg.eval.degrade import blur
-from cg.report import stats as S
+from cg.report.findings import stats as S
 
 #: The blurs a statistic is checked on, in pixels (at the run's image size).
 BLUR_SIGMAS = (0.5, 1.0, 2.0)

@@ -1,7 +1,7 @@
 """The report's figures (R7): number, fixed file name and caption of each, written once.
 
-:data:`FIGURES` lists them in the report's order; :func:`cg.report.figures.publish` saves a figure
-under its file name and shows it with its caption. Figure ``A1`` is an addition (the
+:data:`FIGURES` lists them in the report's order; :func:`cg.report.page.figures.publish` saves a
+figure under its file name and shows it with its caption. Figure ``A1`` is an addition (the
 cycle-loss-only ablation, R2); its label says so.
 """
 

@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from cg.data import DomainDataset
 from cg.eval.degrade import blur
 
 #: The k-NN regression: input patches of PATCH px at SIDE px, NEIGHBOURS nearest pixels.
@@ -100,7 +101,6 @@ def variance_left(
 
 
 def _images(paths: list, size: int, half: str | None) -> torch.Tensor:
-    from cg.data import DomainDataset
 
     ds = DomainDataset(paths[:MAX_IMAGES], size, half=half)
     return torch.stack([ds[i] for i in range(len(ds))])

@@ -1,20 +1,19 @@
 """The report's convergence findings (R9.3) on edges2shoes, decided from numbers (R10) as in
-:mod:`cg.report.findings`: whether the model without the discriminator overfits early, and
+:mod:`cg.report.findings.paired`: whether the model without the discriminator overfits early, and
 whether the adversarial one generalises better."""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from cg.report import stats as S
-from cg.report.findings_table import row
-from cg.report.scores import pixel_errors_of, task_facts
-
-if TYPE_CHECKING:
-    from cg.report.experiments import Run
+from cg.report.findings import stats as S
+from cg.report.findings.scores import pixel_errors_of, task_facts
+from cg.report.findings.table import row
+from cg.report.runs.finished import Run
+from cg.train.run_dir import RunDir
 
 HOLDS, FAILS, UNDECIDED = S.HOLDS, S.FAILS, S.UNDECIDED
 
@@ -31,7 +30,6 @@ def overfits(noadv: Run) -> dict[str, Any]:
     and the rise from it to the last epoch is tested on the other half, so that the epoch
     noise the choice picks up is not counted as overfitting (chosen and tested on the same
     images, last / best would be at least 1 by construction)."""
-    from cg.train.run_dir import RunDir
 
     s, p = task_facts(noadv)[:2]
     last_epoch = int(noadv.history["epoch"].iloc[-1])

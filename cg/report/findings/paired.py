@@ -8,7 +8,7 @@ result, and a rule may only become stricter or sounder.
 **The unit of evidence is the training seed.** Given one run per seed for each arm (the arms
 of a seed share its data, initial generator weights and batches), a check computes its
 statistic per seed, a comparison within that seed, and decides over the seeds
-(:func:`cg.report.findings_table.over_seeds`): the mean of the S per-seed statistics and its
+(:func:`cg.report.findings.table.over_seeds`): the mean of the S per-seed statistics and its
 95% Student t interval (S - 1 degrees of freedom), ``holds`` when that whole interval is on
 the claim's side of its line. Seeds are independent replications, and a statistic averaged
 over a hundred images is close to normal across them, where the t interval is exact; an
@@ -19,7 +19,7 @@ images here; and the same seed trained with another thread count changed 4 of 14
 A check's further parts (R9.3-generalise's validation error) are decided over the seeds the
 same way, and its yes-or-no parts (R9.3-overfit's early epoch, R9.5-identity's fall) hold only
 if they hold on every seed. With one seed, the interval is the percentile bootstrap over the
-images (:mod:`cg.report.stats`), which stays in each row's per-seed detail.
+images (:mod:`cg.report.findings.stats`), which stays in each row's per-seed detail.
 
 Image statistics, in [0, 1] pixel units:
 
@@ -31,20 +31,21 @@ Image statistics, in [0, 1] pixel units:
 - identity distance ``mean |G(x) - x|``, against the data's own ``mean |A - B|`` (what a
   generator that translates must change);
 - edge sharpness (R9.4-blur): over windows of 5 pixels that span a strong edge, the share of
-  its contrast crossed in the steepest single step (:func:`cg.report.scores.edge_sharpness`);
-  unlike ``D``, blotches and noise do not make it say "blurrier", but blotches laid over a
-  blur can hide it, so it can show a blur and never refute one (rule ``shows_below``);
+  its contrast crossed in the steepest single step
+  (:func:`cg.report.findings.scores.edge_sharpness`); unlike ``D``, blotches and noise do not make
+  it say "blurrier", but blotches laid over a blur can hide it, so it can show a blur and never
+  refute one (rule ``shows_below``);
 - invented detail: ``D`` over the neighbouring pixel pairs where the *input* is flat (its
-  3x3 neighbourhood within :data:`cg.report.scores.FLAT_RANGE`: inside a segment, away from
+  3x3 neighbourhood within :data:`cg.report.findings.scores.FLAT_RANGE`: inside a segment, away from
   every edge line), over the same of the real targets: the structure a model must invent,
   without the boundaries the input dictates;
 - KID (Binkowski et al. 2018) of each direction's outputs against the real images of its
   target domain: one yardstick for both directions of an unpaired run;
 - segmentation scores of generated label maps (:mod:`cg.eval.segmentation`).
 
-Each statistic is read on known degradations in :mod:`cg.report.degradations`; a check that
+Each statistic is read on known degradations in :mod:`cg.report.findings.degradations`; a check that
 reads blur or invented detail first checks that blur reads as blur on its own real targets
-(:mod:`cg.report.soundness`), and is ``undecided`` where it does not.
+(:mod:`cg.report.findings.soundness`), and is ``undecided`` where it does not.
 
 Every check returns one row (:data:`COLUMNS`); :func:`table` shows rows for a reader and
 :func:`write_csv` writes them for a machine (``reports/findings.csv``).
@@ -53,36 +54,16 @@ Every check returns one row (:data:`COLUMNS`); :func:`table` shows rows for a re
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from cg.catalog import DATASETS
-from cg.report import stats as S
-from cg.report.findings_convergence import (  # noqa: F401 - one module's checks, as before
-    EARLY_FRACTION,
-    OVERFIT_RISE,
-    adv_generalises_better,
-    overfits,
-)
-from cg.report.findings_table import (  # noqa: F401 - the notebooks call findings.publish
-    COLUMNS,
-    over_seeds,
-    profile_findings,
-    publish,
-    read_csv,
-    row,
-    seed_block,
-    table,
-    write_csv,
-)
-from cg.report.findings_unpaired import (  # noqa: F401 - the notebooks call findings.unpaired
-    human_to_simpson_better,
-    simpson_to_human_blurry,
-    unpaired,
-)
-from cg.report.scores import (
+from cg.eval.segmentation import per_image_scores
+from cg.report.findings import stats as S
+from cg.report.findings.convergence import adv_generalises_better, overfits
+from cg.report.findings.scores import (
     data_distance,
     identity_distances,
     invented_detail_ratios,
@@ -92,9 +73,8 @@ from cg.report.scores import (
     task_facts,
     untrained_identity_distances,
 )
-
-if TYPE_CHECKING:
-    from cg.report.experiments import Run
+from cg.report.findings.table import over_seeds, row, seed_block
+from cg.report.runs.finished import Run
 
 HOLDS, FAILS, UNDECIDED = S.HOLDS, S.FAILS, S.UNDECIDED
 
@@ -131,7 +111,6 @@ def structure_better_without_adv(noadv: Run, adv: Run) -> dict[str, Any]:
 
 def segmentation_better_without_adv(noadv: Run, adv: Run) -> dict[str, Any] | None:
     """R9.1 scored as the CycleGAN paper scores photo -> labels: class IoU per image."""
-    from cg.eval.segmentation import per_image_scores
 
     facts = DATASETS.get(noadv.dataset)
     if facts is None or facts.palette is None:
@@ -263,7 +242,7 @@ def ends_at_identity(run: Run, id_: str, claim: str) -> dict[str, Any]:
 # --- per dataset ---------------------------------------------------------------------------
 
 
-def paired(
+def checks(
     noadv: Run | Sequence[Run],
     adv: Run | Sequence[Run],
     cycle_only: Run | Sequence[Run] | None = None,
@@ -273,7 +252,7 @@ def paired(
     cycle-only runs, and the cycle + classic identity ablation given those). Each arm is a
     run or one run per seed (noadv, adv and cycle-only of the same seeds, in the same order):
     each check is then computed per seed and decided over the seeds
-    (:func:`cg.report.findings_table.over_seeds`). The ablation, a check of its own runs
+    (:func:`cg.report.findings.table.over_seeds`). The ablation, a check of its own runs
     alone, is decided over whatever seeds it was trained for."""
     seeds, per_seed = seed_block(noadv, adv, cycle_only)
     rows = [_paired_seed(*runs) for runs in per_seed]

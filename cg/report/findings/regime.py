@@ -1,11 +1,11 @@
 """Where the no-adversarial edges2shoes run's validation error is lowest (R9.3's regime), and
-how that moves with the training set and the width: ``python -m cg.report.regime``.
+how that moves with the training set and the width: ``python -m cg.report.findings.regime``.
 
 R9.3 says the model without the discriminator overfits within about 3 epochs of edges2shoes
 (about 50,000 images at batch 16: some 9,000 steps). Whether a profile can show that depends
 on where *its* validation minimum comes, which is measured here, not assumed: each setting
-trains the ``noadv`` run of :data:`cg.report.grid.RUNS` for design seeds (100 and above) on
-the grid (:func:`cg.report.schedule.train_grid`), long past the default profile's 16 epochs,
+trains the ``noadv`` run of :data:`cg.report.runs.grid.RUNS` for design seeds (100 and above) on
+the grid (:func:`cg.report.runs.schedule.train_grid`), long past the default profile's 16 epochs,
 and reads its per-epoch validation pixel error (both directions, as R9.3-overfit does).
 """
 
@@ -17,6 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+
+from cg.report.runs.grid import plan
+from cg.report.runs.schedule import train_grid
+from cg.train.run_dir import RunDir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,9 +56,6 @@ def measure(
 ) -> pd.DataFrame:
     """Train (or reuse) every setting's noadv run for every seed, and tabulate each one's
     validation minimum."""
-    from cg.report.grid import plan
-    from cg.report.schedule import train_grid
-    from cg.train.run_dir import RunDir
 
     jobs = []
     for s in settings:
@@ -78,7 +79,7 @@ def measure(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m cg.report.regime", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m cg.report.findings.regime", description=__doc__)
     ap.add_argument("--seeds", type=int, nargs="+", default=[100, 101])
     ap.add_argument("--runs-dir", default="runs/regime")
     a = ap.parse_args(argv)

@@ -3,11 +3,18 @@ report, its summary of findings first, and the findings CSVs joined into ``findi
 
 from __future__ import annotations
 
+import html as html_lib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import nbformat
+from nbconvert import HTMLExporter
+
 from cg.files import atomic_write_text
+from cg.report.findings import stats as S
+from cg.report.findings.table import REPORT_CHECKS, read_csv, write_csv
+from cg.runtime import describe_machine
 
 __all__ = ["build_html", "collect_findings", "summary_markdown"]
 
@@ -29,10 +36,6 @@ def build_html(
     metric tables) and every notebook's printed output move to an appendix, after the training
     logs of its runs (``run_logs``, by notebook name: what the grid's workers wrote),
     folded; parameters cells, stderr and widgets (progress bars) are left out."""
-    import html as html_lib
-
-    import nbformat
-    from nbconvert import HTMLExporter
 
     combined = nbformat.v4.new_notebook()
     combined.cells.append(nbformat.v4.new_markdown_cell(f"# {title}\n\n{intro}".strip()))
@@ -93,7 +96,6 @@ def build_html(
 def collect_findings(results_dir: str | Path, names: Sequence[str], out: str | Path) -> list:
     """Join the findings CSVs the notebooks wrote (``results_dir/<dataset>.csv``, in report
     order) into ``out`` (``reports/findings.csv``); returns the rows."""
-    from cg.report.findings import read_csv, write_csv
 
     rows: list = []
     for name in names:
@@ -107,9 +109,6 @@ def collect_findings(results_dir: str | Path, names: Sequence[str], out: str | P
 def summary_markdown(rows: Sequence[Mapping[str, Any]], seconds: float) -> str:
     """The page's first section: every finding with its verdict, numbers and interval, and how
     long the run took on what machine."""
-    from cg.report import stats as S
-    from cg.report.findings_table import REPORT_CHECKS
-    from cg.runtime import describe_machine
 
     def counted(part: Sequence[Mapping[str, Any]]) -> str:
         n = {v: sum(r["verdict"] == v for r in part) for v in (S.HOLDS, S.FAILS, S.UNDECIDED)}

@@ -1,7 +1,7 @@
 """How the grid's runs share a machine: how many at a time, and with how many threads each.
 
 :func:`default_layout` is the rule ``cg report`` follows unless told otherwise (``--workers``,
-``--threads``); the README's "The grid" gives the measurements behind it.
+``--threads``); ``docs/grid.md`` ("Layouts") gives the measurements behind it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cg.report.grid import Job
+from cg.report.runs.grid import Job
+import torch
+import torch
 
 __all__ = [
     "SMALL_STEP",
@@ -27,7 +29,7 @@ ADVERSARIAL_STEP = 1.2
 
 #: A U-Net CycleGAN step's work, as ``image_size^2 x base_channels^2 x batch_size`` (its FLOPs
 #: grow so), below which a run gains nothing from a second CPU thread: such runs get one thread
-#: each and the cores are shared out as runs side by side (measured: README, "The grid").
+#: each and the cores are shared out as runs side by side (measured: ``docs/grid.md``).
 SMALL_STEP = 64**2 * 16**2 * 8
 
 
@@ -64,7 +66,6 @@ def step_work(job: Job) -> int:
 
 
 def _on_gpu(jobs: Sequence[Job]) -> bool:
-    import torch
 
     wants = {j.config.device for j in jobs}
     return "cuda" in wants or ("auto" in wants and torch.cuda.is_available())
@@ -83,7 +84,6 @@ def default_layout(
     cores = cores or usable_cores()
     n = max(1, len(jobs))
     if jobs and _on_gpu(jobs):
-        import torch
 
         devices = tuple(range(torch.cuda.device_count()))
         count = workers or min(n, len(devices))

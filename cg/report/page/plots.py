@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
 
 from cg.files import atomic_write_bytes
@@ -69,7 +70,6 @@ def curves(
     of one standard deviation. ``ylim`` fixes the y range (e.g. (0, 1) for discriminator
     probabilities).
     """
-    import seaborn as sns
 
     n = len(panels)
     fig = Figure(figsize=(4.2 * n, 3.2), layout="constrained")

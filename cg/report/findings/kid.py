@@ -8,7 +8,7 @@ kernel ``k(x, y) = (x . y / d + 1)^3``::
     KID = mean_{i != j} k(f_i, f_j) + mean_{i != j} k(r_i, r_j) - 2 mean_{i, j} k(f_i, r_j)
 
 computed here on all images at once (the sets are small). Its interval resamples the *source*
-images with replacement (:data:`cg.report.stats.RESAMPLES` times), once per domain: a
+images with replacement (:data:`cg.report.findings.stats.RESAMPLES` times), once per domain: a
 validation image of A stands in a resample both as itself (a real image of A) and through its
 translation (a generated image of B), so the sets that share sources are resampled together.
 A resample is a multiset of sources; its KID is the same estimator over pairs of *different*
@@ -25,7 +25,8 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from cg.report import stats as S
+from cg.eval.fid.columns import FidEvaluator
+from cg.report.findings import stats as S
 
 
 def features(images: torch.Tensor) -> np.ndarray:
@@ -33,7 +34,6 @@ def features(images: torch.Tensor) -> np.ndarray:
     :class:`cg.eval.fid.columns.FidEvaluator`, loaded once). The features of the last
     :data:`REMEMBERED` image sets are kept by content: the real validation images, the same for
     every seed of a block, pass through the network once."""
-    from cg.eval.fid.columns import FidEvaluator
 
     global _EVALUATOR
     x = images.detach().cpu().contiguous()

@@ -1,6 +1,6 @@
 """The report's figures (R7), drawn from finished runs, and :func:`publish`, which saves one.
 
-The numbers, file names and captions live in one table, :data:`cg.report.captions.FIGURES`;
+The numbers, file names and captions live in one table, :data:`cg.report.page.captions.FIGURES`;
 notebooks call :func:`publish` with a figure's number, which saves it under its fixed file name
 (``fig03_cityscapes_pixel_error_noadv.png``) and shows it with its caption, so the HTML report
 carries the captions in the report's order.
@@ -17,7 +17,7 @@ import base64
 import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 import torch
@@ -25,12 +25,13 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 
 from cg.catalog import DATASETS
+from cg.data import DomainDataset
+from cg.files import atomic_write_bytes
 from cg.images import sample_grid, save_image, stack_grids, to_uint8
-from cg.report.captions import FIGURES, FigureSpec, spec
-from cg.report.plots import curves, figure_png
-
-if TYPE_CHECKING:
-    from cg.report.experiments import Run
+from cg.report.page.captions import FIGURES, FigureSpec, spec
+from cg.report.page.plots import by_seed, curves, figure_png
+from cg.report.runs.finished import Run
+from cg.translate import load_generator, translate_batch
 
 __all__ = [
     "FIGURES",
@@ -120,7 +121,6 @@ def identity_figure(runs: Mapping[str, Run | Sequence[Run]]) -> Figure:
 
 def findings_figure(rows: Sequence[Mapping[str, Any]], dataset: str) -> Figure:
     """A dataset's findings per seed against their lines (figures A2-A4)."""
-    from cg.report.plots import by_seed
 
     return by_seed(rows, title=f"{dataset}: the findings per training seed")
 
@@ -146,8 +146,6 @@ def samples_figure(
     ``direction`` comes from the run's last checkpoint. Images smaller than ``min_side`` are
     enlarged by an integer factor (nearest neighbour), so small runs stay legible.
     """
-    from cg.data import DomainDataset
-    from cg.translate import load_generator, translate_batch
 
     files, size = run.data, run.config.image_size
     generator, _ = load_generator(run.checkpoint, direction, "cpu")
@@ -194,8 +192,6 @@ def publish(key: int | str, image: Figure | torch.Tensor, figures_dir: str | Pat
     fig = spec(key)
     path = Path(figures_dir) / fig.file
     if isinstance(image, Figure):
-        from cg.files import atomic_write_bytes
-
         png = figure_png(image)
         atomic_write_bytes(path, png)
     else:

@@ -1,6 +1,6 @@
 """How a finding is decided (R10): a statistic, a bootstrap interval for it, and a verdict.
 
-Every check of :mod:`cg.report.findings` reduces its claim to one number computed from
+Every check of :mod:`cg.report.findings.paired` reduces its claim to one number computed from
 per-image values (validation images, each scored by the trained models), draws a 95% interval
 for it by resampling those images with replacement (the percentile bootstrap of
 :func:`scipy.stats.bootstrap`, a fixed seed so a report is reproducible), and compares the
@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import bootstrap, t
 
 HOLDS, FAILS, UNDECIDED = "holds", "does not hold", "undecided"
 LEVEL = 0.95
@@ -68,7 +69,6 @@ def estimate(
     ``paired``: the samples are per-image values of the same images (resampled together);
     otherwise each sample is resampled on its own (e.g. validation and training images).
     """
-    from scipy.stats import bootstrap
 
     data = tuple(np.asarray(s, dtype=np.float64) for s in samples)
     value = float(statistic(*data))
@@ -107,7 +107,6 @@ def _vectorised(statistic: Callable[..., float], xs: tuple[np.ndarray, ...], axi
 def over_seeds(values: Sequence[float], level: float = LEVEL) -> Estimate:
     """The mean of per-seed statistics with a Student t interval over the seeds (``n`` is the
     number of seeds; fewer than 2, or a NaN among them, leaves the interval NaN)."""
-    from scipy.stats import t
 
     v = np.asarray(values, dtype=np.float64)
     value = float(v.mean()) if len(v) else float("nan")

@@ -1,13 +1,13 @@
 """Training the grid's runs side by side (``cg report``): on this machine or a Dask cluster.
 
 Both executors are a :class:`concurrent.futures.Executor`, so one code path,
-:func:`train_grid`, submits every unfinished :class:`~cg.report.grid.Job` and collects each
+:func:`train_grid`, submits every unfinished :class:`~cg.report.runs.grid.Job` and collects each
 :class:`Outcome` as it arrives:
 
 - **this machine**: ``--workers 1`` trains one run at a time in this process with every thread
   (as a notebook would); more workers are a :class:`~concurrent.futures.ProcessPoolExecutor`
   of that many processes, each with its share of the threads (:func:`default_layout`: the rule
-  and the measurements behind it are in the README);
+  and the measurements behind it are in ``docs/grid.md``);
 - **a Dask cluster** (``--scheduler ADDRESS``): the :class:`distributed.Client`'s executor.
   Each worker needs the repository and the data at the same paths as here. A worker that dies
   mid-run (killed, lost) has its run rescheduled by Dask on another worker, where it resumes
@@ -16,7 +16,7 @@ Both executors are a :class:`concurrent.futures.Executor`, so one code path,
 A run is trained by :func:`train_job` in its worker: reused when its folder holds it finished,
 else trained with ``resume="auto"``, its per-epoch lines appended to ``<run folder>/train.log``.
 A failing run is reported with the end of that log, and the others go on. Ctrl-C stops every
-run before its next step (:mod:`cg.report.worker`) and ends the local processes; every run
+run before its next step (:mod:`cg.report.runs.worker`) and ends the local processes; every run
 folder keeps its last checkpoint, so the next ``cg report`` resumes.
 """
 
@@ -38,20 +38,15 @@ from concurrent.futures import (
 from typing import Any
 
 from cg.errors import UserError
-from cg.report.grid import Job
-from cg.report.layout import Layout, default_layout, expected_cost
-from cg.report.worker import Outcome, init_worker, one_line, stop_token, tail, train_job
+from cg.report.runs.grid import Job
+from cg.report.runs.layout import Layout, default_layout, expected_cost
+from cg.report.runs.worker import Outcome, init_worker, one_line, stop_token, tail, train_job
+import multiprocessing
+from cg.progress import progress_bar
+from cg.train.loop import run_is_complete
+from cg.train.run_dir import RunDir
 
-__all__ = [
-    "GridFailed",
-    "Layout",
-    "Outcome",
-    "default_layout",
-    "local_executor",
-    "dask_executor",
-    "train_grid",
-    "train_job",
-]
+__all__ = ["GridFailed", "dask_executor", "local_executor", "train_grid"]
 
 #: Seconds a local worker has, after Ctrl-C, to stop its run before it is terminated.
 STOP_GRACE = 60.0
@@ -88,7 +83,6 @@ def local_executor(layout: Layout, token: str) -> Iterator[tuple[Executor, Calla
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return
-    import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     devices = None
@@ -138,7 +132,7 @@ def dask_executor(
     """A Dask cluster's executor (its scheduler at ``address``) and what stops its runs: the
     grid's tasks cancelled, and each worker told to stop this grid's runs before their next
     step (a running task cannot be cancelled from outside its thread)."""
-    try:
+    try:  # imported only here: Dask takes a second to import, and only --scheduler needs it
         from distributed import Client
     except ImportError:
         raise UserError(
@@ -188,8 +182,6 @@ def train_grid(
     ``out`` (default: stdout) as it finishes. Raises :class:`GridFailed` naming each failed
     run; Ctrl-C stops every run and raises KeyboardInterrupt.
     """
-    from cg.progress import progress_bar
-    from cg.train.loop import run_is_complete
 
     stream = out or sys.stdout
     outcomes: dict[str, Outcome] = {}
@@ -250,7 +242,6 @@ def train_grid(
 def _outcome(future: Future, job: Job) -> Outcome:
     """The future's outcome; an error the worker could not report (its process died, the
     task could not be sent) counts as a failed run."""
-    from cg.train.run_dir import RunDir
 
     try:
         return future.result()

@@ -1,4 +1,4 @@
-"""Per-image values of a finished run, for the findings (:mod:`cg.report.findings`).
+"""Per-image values of a finished run, for the findings (:mod:`cg.report.findings.paired`).
 
 The run's final generators (or those of an earlier epoch checkpoint) applied, in eval mode, to
 up to :data:`MAX_IMAGES` images of a split, as the run saw them (its image size, its halves of
@@ -7,19 +7,20 @@ the pix2pix pairs); every value is in [0, 1] pixel units.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from cg.catalog import DATASETS
+from cg.data import DomainDataset
 from cg.eval.metrics import identity_distance, pixel_error
-
-if TYPE_CHECKING:
-    from cg.report.experiments import Run
-    from cg.report.soundness import Soundness
+from cg.report.findings.soundness import Soundness, reads_blur
+from cg.report.runs.finished import Run
+from cg.train.state import build_session
+from cg.translate import load_generator, translate_batch
 
 #: Images per split scored (and resampled) by the checks.
 MAX_IMAGES = 256
@@ -33,7 +34,6 @@ _IMAGES: dict[tuple[str, ...], torch.Tensor] = {}
 def images(run: Run, domain: str, split: str) -> torch.Tensor:
     """Up to MAX_IMAGES ``split`` images of ``domain`` (``a``/``b``) as the run saw them
     (decoded once per file list and size: the runs of a notebook share their data)."""
-    from cg.data import DomainDataset
 
     files = run.data
     paths = getattr(files, f"{split}_{domain}")
@@ -51,7 +51,6 @@ def outputs(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(fake, source, target)`` of ``direction`` on ``split``'s images (paired data: the
     targets are the sources' partners; unpaired: the target domain's images)."""
-    from cg.translate import load_generator
 
     ckpt = Path(checkpoint or run.checkpoint)
     key = (str(ckpt), direction, split, ckpt.stat().st_mtime)
@@ -65,7 +64,6 @@ def outputs(
 
 def _translate(generator: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``generator`` (in eval mode) applied to images ``x`` in batches of 32."""
-    from cg.translate import translate_batch
 
     with torch.inference_mode():
         return torch.cat([translate_batch(generator, c) for c in x.split(32)])
@@ -187,8 +185,7 @@ def invented_detail_ratios(run: Run, direction: str) -> np.ndarray:
 
 def invented_detail_soundness(run: Run, direction: str) -> tuple[Soundness, float]:
     """Whether invented detail reads blur as blur on the run's real targets (where the
-    inputs are flat, :mod:`cg.report.soundness`), and the targets' own invented detail."""
-    from cg.report.soundness import reads_blur
+    inputs are flat, :mod:`cg.report.findings.soundness`), and the targets' own invented detail."""
 
     _, source, target = outputs(run, direction)
     mask = flat_mask(source)
@@ -205,9 +202,6 @@ def untrained_identity_distances(run: Run, direction: str) -> np.ndarray:
     """Per image, ``|G(x) - x|`` of the run's generator as training started: its initial
     weights, built from the config's seed as training built them (:func:`build_session`), in
     eval mode like every scored model."""
-    import dataclasses
-
-    from cg.train.state import build_session
 
     cfg = dataclasses.replace(run.config, device="cpu")
     models = build_session(cfg, torch.device("cpu")).models

@@ -1,19 +1,19 @@
 """The finding of the unpaired face2simpson run (R9.4), decided from numbers (R10) as in
-:mod:`cg.report.findings`: which direction is blurry, and which works better."""
+:mod:`cg.report.findings.paired`: which direction is blurry, and which works better."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from cg.report import stats as S
-from cg.report.findings_table import over_seeds, row, seed_block
-from cg.report.scores import detail_ratios, outputs
-
-if TYPE_CHECKING:
-    from cg.report.experiments import Run
+from cg.report.findings import stats as S
+from cg.report.findings.kid import kid_estimate
+from cg.report.findings.scores import detail_ratios, mean_edge_sharpness, outputs, sharpness_ratios
+from cg.report.findings.soundness import reads_blur
+from cg.report.findings.table import over_seeds, row, seed_block
+from cg.report.runs.finished import Run
 
 #: Validation images per domain in R9.4-better's KID: four Inception passes of this many images
 #: per seed (about 0.12 s an image on a CPU). KID is unbiased at any size; over several seeds,
@@ -24,18 +24,16 @@ KID_IMAGES = 64
 def simpson_to_human_blurry(run: Run) -> dict[str, Any]:
     """R9.4: Simpson -> human is blurry, human -> Simpson is not.
 
-    Read with edge sharpness (:func:`cg.report.scores.edge_sharpness`), not the mean
+    Read with edge sharpness (:func:`cg.report.findings.scores.edge_sharpness`), not the mean
     gradient: blotches and noise add gradients, so generated faces with block artefacts read
     as *more* detailed than real ones under the mean gradient, whatever their blur. Neither
     blotches nor noise read as blurrier under edge sharpness (the README's degradation
     table), so outputs reading blurrier than real faces are blurry; but blotches laid over a
     blur can hide it (blur 1 px under colour patches reads as sharp on the built-in faces),
     so a reading of "not blurrier" cannot refute the claim: the rules are ``shows_below``
-    and ``shows_above`` (:mod:`cg.report.stats`).
+    and ``shows_above`` (:mod:`cg.report.findings.stats`).
     The statistic must also read blur as blur on both domains' real images
-    (:mod:`cg.report.soundness`)."""
-    from cg.report.scores import mean_edge_sharpness, sharpness_ratios
-    from cg.report.soundness import reads_blur
+    (:mod:`cg.report.findings.soundness`)."""
 
     ab, ba = sharpness_ratios(run, "ab"), sharpness_ratios(run, "ba")
     real = {"b": outputs(run, "ab")[2], "a": outputs(run, "ba")[2]}
@@ -69,7 +67,6 @@ def simpson_to_human_blurry(run: Run) -> dict[str, Any]:
 
 def human_to_simpson_better(run: Run) -> dict[str, Any]:
     """R9.4: human -> Simpson works better, by KID against each direction's real target."""
-    from cg.report.kid import kid_estimate
 
     fake_b, real_a, _ = (x[:KID_IMAGES] for x in outputs(run, "ab"))
     fake_a, real_b, _ = (x[:KID_IMAGES] for x in outputs(run, "ba"))
@@ -91,7 +88,7 @@ def human_to_simpson_better(run: Run) -> dict[str, Any]:
     )
 
 
-def unpaired(run: Run | Sequence[Run]) -> list[dict[str, Any]]:
+def checks(run: Run | Sequence[Run]) -> list[dict[str, Any]]:
     """R9.4 on the unpaired face2simpson run, or on one run per seed (decided over them)."""
     seeds, per_seed = seed_block(run)
     rows = [[simpson_to_human_blurry(r), human_to_simpson_better(r)] for (r,) in per_seed]

@@ -17,6 +17,7 @@ from typing import Any
 
 from cg.catalog import NAMES
 from cg.errors import UserError
+import yaml
 
 #: The notebooks in the report's order (figures 1-2, 3-9 and A1, 10-16, 17-20, tables R8).
 NOTEBOOKS = ("architecture", "cityscapes", "edges2shoes", "face2simpson", "survey")
@@ -31,7 +32,6 @@ def load_profile(profile: str, root: str | Path = ".") -> dict[str, dict[str, An
     Path values (keys ending in ``_dir`` or ``_root``, non-empty) become absolute, relative to
     ``root``.
     """
-    import yaml
 
     root = Path(root)
     path = (

@@ -3,9 +3,9 @@ measurement, in a sentence.
 
 Each sentence is made from numbers, never written for a verdict: the check's own statistic over
 the seeds (``per_seed``), the named numbers behind it that the check keeps per seed (a row's
-``_facts``, :func:`cg.report.findings_table.row`), and the dataset's measurements without
-training (:func:`cg.report.data_measures.measure`). What each mechanism needs is the README's
-"What the data holds"; a finding that holds has no reason to give.
+``_facts``, :func:`cg.report.findings.table.row`), and the dataset's measurements without
+training (:func:`cg.report.findings.data_measures.measure`). What each mechanism needs is the
+README's "What the data holds"; a finding that holds has no reason to give.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cg.catalog import DATASETS
-from cg.report import stats as S
+from cg.report.findings import stats as S
 
 VARIANCE_LEFT = "variance left given the other domain"
 FINE = "fine (1-2 px)"

@@ -8,15 +8,14 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from cg.errors import UserError
-from cg.report import stats as S
-
-if TYPE_CHECKING:
-    from cg.report.experiments import Run
+from cg.files import atomic_write_text
+from cg.report.findings import stats as S
+from cg.report.runs.finished import Run
 
 COLUMNS = (
     "id",
@@ -60,12 +59,12 @@ def row(
     facts: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """One check's row for one seed, and its verdict: ``rule`` (``below``, ``above`` or
-    ``within``, :data:`cg.report.stats.RULES`) applied to ``e`` (the interval over the
+    ``within``, :data:`cg.report.findings.stats.RULES`) applied to ``e`` (the interval over the
     images) and ``line``; any further ``parts`` ``(rule, line, estimate)`` that must hold too;
     and ``conditions``, yes-or-no parts as verdicts. :func:`over_seeds` decides several seeds'
     rows by the same rule, parts and conditions (:func:`decide`). ``facts`` are the named
-    numbers behind the statistic that :mod:`cg.report.reasons` explains a verdict with (kept
-    per seed, not written to the CSV)."""
+    numbers behind the statistic that :mod:`cg.report.findings.reasons` explains a verdict with
+    (kept per seed, not written to the CSV)."""
     return {
         "id": id_,
         "dataset": dataset,
@@ -96,7 +95,7 @@ def decide(
     conditions: Sequence[str],
 ) -> str:
     """A check's verdict: its rule on ``e``, every further part's rule on its estimate, and
-    every condition, all of which must hold (:func:`cg.report.stats.both`)."""
+    every condition, all of which must hold (:func:`cg.report.findings.stats.both`)."""
     verdicts = [S.RULES[rule](e, line)]
     verdicts += [S.RULES[r](p, ln) for r, ln, p in parts]
     return S.both(*verdicts, *conditions)
@@ -125,7 +124,8 @@ def seed_block(*arms: Run | Sequence[Run] | None) -> tuple[list[int], list[list[
 def over_seeds(rows: Sequence[dict[str, Any]], seeds: Sequence[int]) -> dict[str, Any]:
     """One check's rows of ``seeds`` (one each, in seed order, the arms paired by seed) as
     the row decided over them: the mean of the per-seed statistics with its Student t
-    interval over the seeds (:func:`cg.report.stats.over_seeds`), the check's rule applied to
+    interval over the seeds (:func:`cg.report.findings.stats.over_seeds`), the check's rule applied
+    to
     that interval, every further part likewise, and its conditions by consensus. One seed:
     its row as it is (the interval over its images)."""
     first = dict(rows[0])
@@ -180,7 +180,6 @@ def table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
     """``rows`` as CSV (:data:`COLUMNS`), atomically."""
-    from cg.files import atomic_write_text
 
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
@@ -210,7 +209,7 @@ def profile_findings(profile: str, ids: Sequence[str], dataset: str) -> pd.DataF
     profile (``params/<profile>-findings.csv``: the ``findings.csv`` of a full run of that
     profile, copied there with the profile's time and machine in its comment), as the table a
     reader sees; a line saying how to get them when there is no such file."""
-    path = Path(__file__).resolve().parents[2] / "params" / f"{profile}-findings.csv"
+    path = Path(__file__).resolve().parents[3] / "params" / f"{profile}-findings.csv"
     if not path.is_file():
         return (
             f"No verdicts of the {profile} profile are committed (params/{profile}-findings.csv): "

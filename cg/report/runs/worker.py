@@ -14,7 +14,13 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from cg.report.grid import Job
+from cg.report.runs.grid import Job
+import signal
+import torch
+from cg.train.epoch import RunStopped
+from cg.train.loop import run_is_complete, train
+from cg.train.run_dir import RunDir
+import torch
 
 __all__ = ["LOG_TAIL", "Outcome", "init_worker", "stop_token", "train_job"]
 
@@ -56,7 +62,6 @@ def _stopping(token: str) -> bool:
 def init_worker(threads: int | None, devices: Any, stop: Any) -> None:
     """A local pool process: Ctrl-C is the parent's to handle (it sets ``stop``, which the
     runs read before every step); its threads and, on GPUs, the device it takes."""
-    import signal
 
     global _STOP_EVENT
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -64,15 +69,12 @@ def init_worker(threads: int | None, devices: Any, stop: Any) -> None:
     if devices is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(devices.get())
     if threads:
-        import torch
 
         torch.set_num_threads(threads)
 
 
 def train_job(job: Job, threads: int | None = None, token: str = "") -> Outcome:
     """Train ``job`` (or find it finished) in this worker; never raises for a failed run."""
-    from cg.train.loop import RunStopped, run_is_complete, train
-    from cg.train.run_dir import RunDir
 
     where = f"{socket.gethostname()}:{os.getpid()}"
     started = time.perf_counter()
@@ -81,7 +83,6 @@ def train_job(job: Job, threads: int | None = None, token: str = "") -> Outcome:
         return time.perf_counter() - started
 
     if threads:
-        import torch
 
         torch.set_num_threads(threads)
     log_path = RunDir(job.out).log_path
