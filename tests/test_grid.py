@@ -74,7 +74,7 @@ def test_report_plans_resolve_the_notebooks_defaults_and_the_profile(tmp_path):
     names = [j.name for p in plans for j in p.jobs]
     seeds = params["cityscapes"]["n_seeds"]
     every = seeds * sum(len(r) for r in grid.RUNS.values())
-    assert len(names) == len(set(names)) == every - (seeds - 1) * len(grid.FIRST_SEED_ONLY)
+    assert len(names) == len(set(names)) == every
     assert plans[0].seeds == tuple(range(params["cityscapes"]["seed"], seeds))
     job = plans[1].job("noadv")
     # the smoke profile names no lr: the notebook's own default applies, as papermill leaves it
@@ -387,7 +387,7 @@ def test_cg_report_runs_the_smoke_profile_on_a_dask_cluster(cluster, tmp_path):
     runs = sorted((tmp_path / "runs_dir").iterdir())
     seeds = profiles.load_profile("smoke", REPO)["cityscapes"]["n_seeds"]
     every = seeds * sum(len(r) for r in grid.RUNS.values())
-    assert len(runs) == every - (seeds - 1) * len(grid.FIRST_SEED_ONLY)
+    assert len(runs) == every
     starts = {RunDir(r).log_path.read_text().splitlines()[0].split()[-1] for r in runs}
     assert len(starts) == 2, starts  # both workers trained runs
     # the notebooks found every run finished: nothing was trained outside the workers

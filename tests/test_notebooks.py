@@ -153,7 +153,7 @@ def test_smoke_report_records_finite_metrics(smoke):
             "edges2shoes-noadv",
             "face2simpson-adv",
         )
-        for _ in range(1 if name.endswith("cycle_classic") else seeds)
+        for _ in range(seeds)
     ]
     for run in runs:
         history = pd.read_csv(run / "history.csv")

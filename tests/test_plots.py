@@ -172,15 +172,14 @@ def test_findings_by_seed_figure_draws_each_check_s_seeds_and_line():
     from cg.report.page import figures
 
     def seed_row(v):
-        e = S.Estimate(v, v - 0.01, v + 0.01, 8)
-        return table.row("R9.2-equal", "d", "c", "t", "relative difference", e, 0.15, "n",
-                            rule="within")  # fmt: skip
+        return table.row("R9.2-equal", "d", "c", "t", S.Estimate(v, v * 0.99, v * 1.01, 8), "n")
 
-    row = table.over_seeds([seed_row(v) for v in (0.05, 0.08, -0.02)], [0, 1, 2])
+    row = table.over_seeds([seed_row(v) for v in (1.05, 1.08, 0.98)], [0, 1, 2])
     fig = figures.findings_figure([row], "cityscapes")
     (ax,) = fig.axes
     assert ax.get_title() == f"R9.2-equal: {row['verdict']}"
     dots = ax.collections[0].get_offsets()
-    assert list(dots[:, 1]) == pytest.approx([0.05, 0.08, -0.02])
+    assert list(dots[:, 1]) == pytest.approx([1.05, 1.08, 0.98])
     lines = sorted(line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == "--")
-    assert lines == pytest.approx([-0.15, 0.15])  # the equivalence band
+    assert lines == pytest.approx([1 / 1.15, 1.15])  # the equivalence band of a ratio
+    assert ax.get_yscale() == "log"  # a ratio, tested as its log

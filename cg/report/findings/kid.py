@@ -61,19 +61,27 @@ def _kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (x @ y.T / x.shape[1] + 1.0) ** 3
 
 
-def _off_diagonal(k: np.ndarray, c: np.ndarray) -> float:
-    """The mean of ``k`` over pairs of different sources, source ``i`` drawn ``c[i]`` times."""
-    pairs = c.sum() ** 2 - np.sum(c * c)
-    return float((c @ k @ c - np.sum(c * c * np.diag(k))) / pairs)
+def _quadratic(c: np.ndarray, k: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """``c @ k @ d`` for each row of the count arrays ``c`` and ``d`` (their last axis)."""
+    return np.sum((c @ k) * d, axis=-1)
+
+
+def _off_diagonal(k: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """The mean of ``k`` over pairs of different sources, source ``i`` drawn ``c[..., i]``
+    times (one mean per row of ``c``)."""
+    pairs = c.sum(-1) ** 2 - np.sum(c * c, axis=-1)
+    return (_quadratic(c, k, c) - (c * c) @ np.diag(k)) / pairs
 
 
 def kid_of_counts(
     kff: np.ndarray, krr: np.ndarray, kfr: np.ndarray, cf: np.ndarray, cr: np.ndarray
-) -> float:
+) -> float | np.ndarray:
     """KID of a resample: generated image ``i`` drawn ``cf[i]`` times, real image ``j``
-    ``cr[j]`` times (all ones: the sets themselves, :func:`kid_from_kernels`)."""
-    cross = float(cf @ kfr @ cr) / (cf.sum() * cr.sum())
-    return _off_diagonal(kff, cf) + _off_diagonal(krr, cr) - 2 * cross
+    ``cr[j]`` times (all ones: the sets themselves, :func:`kid_from_kernels`). Rows of 2-d
+    counts are resamples, one KID each."""
+    cross = _quadratic(cf, kfr, cr) / (cf.sum(-1) * cr.sum(-1))
+    out = _off_diagonal(kff, cf) + _off_diagonal(krr, cr) - 2 * cross
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def kid_from_kernels(kff: np.ndarray, krr: np.ndarray, kfr: np.ndarray) -> float:
@@ -88,25 +96,43 @@ def kid(fake: np.ndarray, real: np.ndarray) -> float:
 
 def kid_estimate(
     fake_b: torch.Tensor, real_b: torch.Tensor, fake_a: torch.Tensor, real_a: torch.Tensor
-) -> tuple[S.Estimate, float, float]:
-    """``KID(fake_a, real_a) - KID(fake_b, real_b)`` with its bootstrap interval, and the two
-    KIDs (A -> B, B -> A). ``fake_b[i]`` is the translation of ``real_a[i]`` and ``fake_a[j]``
-    that of ``real_b[j]`` (the validation images of each domain, in order)."""
+) -> tuple[S.Estimate, dict[str, float]]:
+    """``(KID(fake_a, real_a) - KID(fake_b, real_b)) / KID(real_a, real_b)`` with its bootstrap
+    interval, and the KIDs it is made of (``ab``: A -> B, ``ba``: B -> A, ``copy``: the
+    untranslated inputs against the same targets). ``fake_b[i]`` is the translation of
+    ``real_a[i]`` and ``fake_a[j]`` that of ``real_b[j]`` (the validation images of each
+    domain, in order).
+
+    Each direction's KID over the KID of copying its input puts both directions on one scale:
+    the share of the domain gap a direction leaves (a KID read on one domain's Inception
+    features is not comparable with one read on the other's: the same blur reads differently
+    on each). KID is symmetric, so both directions share the one copy KID."""
     if len(fake_b) != len(real_a) or len(fake_a) != len(real_b):
         raise ValueError("each generated set must hold the translations of the other real set")
-    f = [features(x) for x in (fake_b, real_b, fake_a, real_a)]
-    k_ab = (_kernel(f[0], f[0]), _kernel(f[1], f[1]), _kernel(f[0], f[1]))
-    k_ba = (_kernel(f[2], f[2]), _kernel(f[3], f[3]), _kernel(f[2], f[3]))
-    kid_ab, kid_ba = kid_from_kernels(*k_ab), kid_from_kernels(*k_ba)
+    f_fb, f_rb, f_fa, f_ra = (features(x) for x in (fake_b, real_b, fake_a, real_a))
+    k_rr_a, k_rr_b = _kernel(f_ra, f_ra), _kernel(f_rb, f_rb)
+    k_ab = (_kernel(f_fb, f_fb), k_rr_b, _kernel(f_fb, f_rb))
+    k_ba = (_kernel(f_fa, f_fa), k_rr_a, _kernel(f_fa, f_ra))
+    k_copy = (k_rr_a, k_rr_b, _kernel(f_ra, f_rb))
+    kids = {
+        "ab": kid_from_kernels(*k_ab),
+        "ba": kid_from_kernels(*k_ba),
+        "copy": kid_from_kernels(*k_copy),
+    }
     rng = np.random.default_rng(S.SEED)
     n_a, n_b = len(real_a), len(real_b)
-    diffs = np.empty(S.RESAMPLES)
-    for t in range(S.RESAMPLES):
-        c_a = np.bincount(rng.integers(0, n_a, n_a), minlength=n_a).astype(np.float64)
-        c_b = np.bincount(rng.integers(0, n_b, n_b), minlength=n_b).astype(np.float64)
-        ab = kid_of_counts(*k_ab, c_a, c_b)  # fake_b comes from A's sources, real_b is B's
-        ba = kid_of_counts(*k_ba, c_b, c_a)
-        diffs[t] = ba - ab
+    # a resample of each domain's sources: counts per source, one row per resample
+    c_a = np.stack(
+        [np.bincount(row, minlength=n_a) for row in rng.integers(0, n_a, (S.RESAMPLES, n_a))]
+    )
+    c_b = np.stack(
+        [np.bincount(row, minlength=n_b) for row in rng.integers(0, n_b, (S.RESAMPLES, n_b))]
+    )
+    c_a, c_b = c_a.astype(np.float64), c_b.astype(np.float64)
+    ab = kid_of_counts(*k_ab, c_a, c_b)  # fake_b comes from A's sources, real_b is B's
+    ba = kid_of_counts(*k_ba, c_b, c_a)
+    copy = kid_of_counts(*k_copy, c_a, c_b)
     alpha = (1 - S.LEVEL) / 2
-    low, high = np.quantile(diffs, [alpha, 1 - alpha])
-    return S.Estimate(kid_ba - kid_ab, float(low), float(high), min(n_a, n_b)), kid_ab, kid_ba
+    low, high = np.quantile((ba - ab) / copy, [alpha, 1 - alpha])
+    value = (kids["ba"] - kids["ab"]) / kids["copy"]
+    return S.Estimate(value, float(low), float(high), min(n_a, n_b)), kids

@@ -5,7 +5,7 @@ Each sentence is made from numbers, never written for a verdict: the check's own
 the seeds (``per_seed``), the named numbers behind it that the check keeps per seed (a row's
 ``_facts``, :func:`cg.report.findings.table.row`), and the dataset's measurements without
 training (:func:`cg.report.findings.data_measures.measure`). What each mechanism needs is the
-README's "What the data holds"; a finding that holds has no reason to give.
+"What the data holds" in ``docs/findings.md``; a finding that holds has no reason to give.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pandas as pd
 
 from cg.catalog import DATASETS
 from cg.report.findings import stats as S
+from cg.report.findings.rules import BLURRY, EARLY_WINDOW, OVERFIT_RISE
 
 VARIANCE_LEFT = "variance left given the other domain"
 FINE = "fine (1-2 px)"
@@ -71,8 +72,8 @@ def _left(row: dict[str, Any], task: str, measures: pd.DataFrame | None) -> str:
 
 
 def _condition_failed(row: dict[str, Any]) -> bool:
-    """Whether a yes-or-no part of the check (its statistic's soundness) did not hold."""
-    return any(c != S.HOLDS for c in row.get("_conditions", []))
+    """Whether the check's gate (its statistic's soundness) failed on a seed."""
+    return any(g is not None and g != S.HOLDS for g in row.get("_gates", []))
 
 
 def _structure(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
@@ -89,7 +90,7 @@ def _equal(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
     left = _left(row, "photo", m)
     return (
         f"The adversarial model's photo pixel error is {_mean(f, 'with')} against "
-        f"{_mean(f, 'without')} without it ({row['value']:+.0%} of its own). "
+        f"{_mean(f, 'without')} without it ({row['value']:.2f} times it). "
         + (f"{left}: " if left else "")
         + "a pixel loss predicts the mean of what is left open, while a model that draws a "
         "plausible value instead pays up to twice the squared error there, so the two are "
@@ -115,27 +116,26 @@ def _detail(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
 
 
 def _overfit(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
-    if not f.get("best epoch"):
-        return "No checkpoint per epoch to find the validation minimum in."
-    best, last = _values(f, "best epoch"), _values(f, "last epoch")
-    early = _values(f, "early")
-    late = int(np.sum(best > early))
-    if row["low"] > row["line"]:
-        after = (
-            f"the error rises by the end ({row['value']:.3g} times its minimum), but from a late "
-            "minimum, not within the first epochs."
+    if not f.get("minimum"):
+        return "No checkpoint of every epoch to read the validation curve from."
+    minimum, last = _values(f, "minimum"), _values(f, "last epoch")
+    late = int(np.sum(minimum > EARLY_WINDOW[1] * last))
+    if np.mean(_values(f, "rise")) <= OVERFIT_RISE:
+        shape = (
+            f"by the end the error is {_mean(f, 'rise', '.3g')} times its level around the "
+            "first fifth: it levels off or still falls rather than rising."
         )
     else:
-        after = (
-            f"by the end the error is {row['value']:.3g} times its minimum: it levels off "
-            "rather than clearly rising."
+        shape = (
+            f"by the end the error is {_mean(f, 'rise', '.3g')} times its level around the "
+            "first fifth, a rise the seeds do not put clearly above it."
         )
     return (
-        f"The validation minimum comes at epoch {', '.join(str(int(b)) for b in best)} of "
-        f"{int(last.max())} (per seed), after the first {int(early.max())} epochs on {late} of "
-        f"{best.size} seeds; {after} The report's regime, about 9,000 steps of 50,000 images, "
-        "is far beyond these runs (the README's \"Where R9.3's regime is\" measures where this "
-        "model's minimum comes)."
+        f"The validation error is lowest at epoch {', '.join(str(int(b)) for b in minimum)} "
+        f"of {int(last.max())} (per seed), after {EARLY_WINDOW[1]:.0%} of training on {late} "
+        f"of {minimum.size} seeds; {shape} The report's regime, about 9,000 steps of 50,000 "
+        "images, is far beyond these runs (``python -m cg.report.findings.regime`` measures "
+        "where this model's minimum comes)."
     )
 
 
@@ -163,12 +163,13 @@ def _blur(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
         f"sharp as real faces', the human -> Simpson outputs' "
         f"{_mean(f, 'human -> Simpson', '.2f')} as sharp as real Simpsons'."
     )
-    if sh >= 1:
+    if sh >= BLURRY:
         out = (
-            f"{ratios} Not below 1: the human faces come out blotchy rather than blurry, which "
-            "edge sharpness tells apart (blotches and noise do not read as blurrier: the "
-            "README's degradation table); blotches over a blur can hide one, so this cannot "
-            "refute the claim."
+            f"{ratios} Not below {BLURRY:g}: the human faces do not come out blurry by edge "
+            "sharpness, which blotches and noise do not read as blurrier (the degradation "
+            "table, ``python -m cg.report.findings.degradations``); blotches laid over a blur "
+            "can hide one from it, which the numbers flag where the mean gradient reads the "
+            "faces as more detailed than real ones."
         )
     elif hs <= sh:
         out = (
@@ -193,7 +194,8 @@ def _blur(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
 def _kid(row: dict[str, Any], f: dict, m: pd.DataFrame | None) -> str:
     return (
         f"KID of human -> Simpson {_mean(f, 'human -> Simpson')}, of Simpson -> human "
-        f"{_mean(f, 'Simpson -> human')}, each against its target domain's real images."
+        f"{_mean(f, 'Simpson -> human')}, each against its target domain's real images; "
+        f"copying the input scores {_mean(f, 'copy')}, the yardstick both are divided by."
     )
 
 

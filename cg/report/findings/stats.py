@@ -1,46 +1,53 @@
-"""How a finding is decided (R10): a statistic, a bootstrap interval for it, and a verdict.
+"""The statistics the findings are decided with (R10): a bootstrap interval over the images of
+one model, and the tests over training seeds that decide a check.
 
-Every check of :mod:`cg.report.findings.paired` reduces its claim to one number computed from
-per-image values (validation images, each scored by the trained models), draws a 95% interval
-for it by resampling those images with replacement (the percentile bootstrap of
-:func:`scipy.stats.bootstrap`, a fixed seed so a report is reproducible), and compares the
-interval with the line the claim draws:
+**One model, its images.** :func:`estimate` gives a statistic of per-image values with a
+percentile-bootstrap interval (:func:`scipy.stats.bootstrap`, a fixed seed so that a report is
+reproducible). It shows how well one model's images pin its number down; it says nothing of how
+another training run would come out, so no verdict is taken from it.
 
-- ``holds``: the whole interval is on the claim's side of the line;
-- ``does not hold``: the whole interval is on the other side;
-- ``undecided``: the interval straddles the line (these images cannot settle it).
+**Seeds, the unit of evidence.** A check computes its statistic once per training seed (a
+comparison of arms within the seed, which share its data, initial weights and batches), and
+:func:`against_line` tests the S per-seed values against the claim's line with Student's one-sample
+t (:func:`scipy.stats.ttest_1samp`, S - 1 degrees of freedom): a one-sided p for each side of a
+direction, two one-sided tests for an equivalence band. Why t: the seeds are independent
+replications, and the test is exact when the per-seed statistics are normal across seeds. That
+is an assumption about training's variation, which dominates here (5-10 times one model's
+interval over its images), not about image noise, and nothing guarantees it: ratios are
+therefore tested as log ratios (a ratio's spread across seeds is skewed, its log's much less),
+and every test reports Shapiro-Wilk's p (:func:`scipy.stats.shapiro`) on the values it tests.
+Where that p is below :data:`NORMALITY`, the page flags the check and shows the exact
+sign-flip p beside the t one (:func:`scipy.stats.permutation_test` over all 2^S sign flips:
+free of the normality assumption, but with 5 seeds its smallest one-sided p is 1/32, so it
+cannot decide at 2.5% and stays a check on t). The interval shown is the t interval at
+:data:`LEVEL`, on the tested scale and mapped back (a ratio's interval is exp of its log's).
 
-An equivalence claim ("about equally bad") holds when the interval lies inside its band and
-does not hold when it lies wholly outside it.
-
-With several training seeds (``-p n_seeds=S``), the unit of evidence is the seed: each check's
-statistic is computed per seed as above (a comparison of arms within one seed, which share
-their data, initial generator weights and batches), and :func:`over_seeds` draws the interval
-from those S values with Student's t (S - 1 degrees of freedom). Why that rule: the seeds are
-independent replications (their own data draw, weights and order), and a statistic averaged
-over hundreds of images is close to normal across seeds, where the t interval is exact; with
-5 seeds an exact sign-flip test can never reach 95% (its smallest two-sided p is 2/32), and a
-bootstrap over 5 seeds is too narrow (it cannot see beyond the 5 values). The bootstrap over
-the images of each seed stays as the per-seed detail.
+**Families.** :func:`holm` decides a family of checks with Holm's step-down correction
+(:func:`statsmodels.stats.multitest.multipletests`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import bootstrap, t
+from scipy.stats import bootstrap, permutation_test, shapiro, t, ttest_1samp
+from statsmodels.stats.multitest import multipletests
 
 HOLDS, FAILS, UNDECIDED = "holds", "does not hold", "undecided"
+#: The two-sided level of every interval: each side of a check is decided at (1 - LEVEL) / 2.
 LEVEL = 0.95
+#: Shapiro-Wilk's p below which the per-seed values are flagged as not normal.
+NORMALITY = 0.05
 RESAMPLES = 2000
 SEED = 0
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A statistic with its bootstrap interval ``[low, high]``."""
+    """A statistic with its interval ``[low, high]``."""
 
     value: float
     low: float
@@ -64,7 +71,7 @@ def estimate(
     paired: bool = False,
     level: float = LEVEL,
 ) -> Estimate:
-    """``statistic(*samples)`` with a percentile-bootstrap interval.
+    """``statistic(*samples)`` with a percentile-bootstrap interval over the images.
 
     ``paired``: the samples are per-image values of the same images (resampled together);
     otherwise each sample is resampled on its own (e.g. validation and training images).
@@ -104,96 +111,116 @@ def _vectorised(statistic: Callable[..., float], xs: tuple[np.ndarray, ...], axi
     return out
 
 
-def over_seeds(values: Sequence[float], level: float = LEVEL) -> Estimate:
-    """The mean of per-seed statistics with a Student t interval over the seeds (``n`` is the
-    number of seeds; fewer than 2, or a NaN among them, leaves the interval NaN)."""
-
-    v = np.asarray(values, dtype=np.float64)
-    value = float(v.mean()) if len(v) else float("nan")
-    if len(v) < 2 or not np.all(np.isfinite(v)):
-        return Estimate(value, float("nan"), float("nan"), len(v))
-    half = float(t.ppf((1 + level) / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
-    return Estimate(value, value - half, value + half, len(v))
-
-
-def consensus(verdicts: Sequence[str]) -> str:
-    """A yes-or-no condition over seeds: holds if it holds on every seed, does not hold if
-    it holds on none, undecided when the seeds disagree."""
-    if verdicts and all(v == HOLDS for v in verdicts):
-        return HOLDS
-    if verdicts and all(v == FAILS for v in verdicts):
-        return FAILS
-    return UNDECIDED
-
-
-RULES: dict[str, Callable[[Estimate, float], str]] = {}
-
-
 def mean_difference(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(a) - np.mean(b))
-
-
-def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
-    """``(mean(a) - mean(b)) / mean(a)``."""
-    return float((np.mean(a) - np.mean(b)) / np.mean(a))
 
 
 def ratio(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(a) / np.mean(b))
 
 
-def below(e: Estimate, line: float) -> str:
-    """The claim "the statistic is below ``line``"."""
-    if not (np.isfinite(e.low) and np.isfinite(e.high)):
+@dataclass(frozen=True)
+class LineTest:
+    """Per-seed values tested against a claim's line, on the tested scale (a log for ratios).
+
+    ``p_for`` is the one-sided p of the claim's side (for a band: the larger of the two
+    one-sided tests that put the mean inside it), ``p_against`` that of the other side (for a
+    band: the smaller of the two that put it outside). ``shapiro`` is Shapiro-Wilk's p of the
+    values (NaN under 3 seeds or for constant values); ``sign_flip`` the exact sign-flip p of
+    the same side as :attr:`p`."""
+
+    mean: float
+    low: float
+    high: float
+    p_for: float
+    p_against: float
+    shapiro: float
+    sign_flip: float
+    n: int
+
+    @property
+    def p(self) -> float:
+        """The one-sided p of the side the evidence leans to."""
+        return min(self.p_for, self.p_against)
+
+    @property
+    def verdict(self) -> str:
+        """This test alone, each side at (1 - LEVEL) / 2."""
+        side = (1 - LEVEL) / 2
+        if self.p_for < side:
+            return HOLDS
+        if self.p_against < side:
+            return FAILS
         return UNDECIDED
-    if e.high < line:
-        return HOLDS
-    if e.low > line:
-        return FAILS
-    return UNDECIDED
+
+    @property
+    def normal(self) -> bool:
+        """Whether the values pass Shapiro-Wilk (or are too few to say)."""
+        return not (self.shapiro < NORMALITY)
 
 
-def above(e: Estimate, line: float) -> str:
-    """The claim "the statistic is above ``line``"."""
-    if not (np.isfinite(e.low) and np.isfinite(e.high)):
-        return UNDECIDED
-    if e.low > line:
-        return HOLDS
-    if e.high < line:
-        return FAILS
-    return UNDECIDED
+_OTHER = {"greater": "less", "less": "greater"}
 
 
-def within(e: Estimate, band: float) -> str:
-    """The claim "the statistic is within ``[-band, band]``" (equivalence)."""
-    if not (np.isfinite(e.low) and np.isfinite(e.high)):
-        return UNDECIDED
-    if -band <= e.low and e.high <= band:
-        return HOLDS
-    if e.low > band or e.high < -band:
-        return FAILS
-    return UNDECIDED
+def _one_sided(x: np.ndarray, line: float, alternative: str) -> float:
+    """Student t's one-sided p of "the mean is ``alternative`` than ``line``"."""
+    if np.ptp(x) == 0:  # no spread: the sign alone decides
+        mean = float(x[0])
+        if mean == line:
+            return 0.5
+        return 0.0 if (mean > line) == (alternative == "greater") else 1.0
+    return float(ttest_1samp(x, line, alternative=alternative).pvalue)
 
 
-def shows_below(e: Estimate, line: float) -> str:
-    """The claim "the statistic is below ``line``", for a statistic that can show it but not
-    refute it (an artefact can hide the claim's phenomenon from it): holds when the interval
-    is below ``line``, undecided otherwise."""
-    return HOLDS if below(e, line) == HOLDS else UNDECIDED
+def _sign_flip(x: np.ndarray, line: float, alternative: str) -> float:
+    """The exact sign-flip p of "the mean is ``alternative`` than ``line``"."""
+    res = permutation_test(
+        (x - line,),
+        np.mean,
+        permutation_type="samples",
+        alternative=alternative,
+        n_resamples=np.inf,
+    )
+    return float(res.pvalue)
 
 
-def shows_above(e: Estimate, line: float) -> str:
-    """The claim "the statistic is above ``line``", for a statistic that can show it but not
-    refute it: holds when the interval is above ``line``, undecided otherwise."""
-    return HOLDS if above(e, line) == HOLDS else UNDECIDED
+def against_line(values: Sequence[float], side: str, line: float) -> LineTest:
+    """The per-seed ``values`` (already on the tested scale) against ``line``: ``side`` is
+    ``above`` or ``below`` (the claim puts the mean there) or ``within`` (the claim puts it
+    inside ``[-line, line]``). Fewer than 2 values, or a non-finite one, give NaN p values."""
+    x = np.asarray(values, dtype=np.float64)
+    n = len(x)
+    mean = float(x.mean()) if n else math.nan
+    nan = LineTest(mean, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, n)
+    if n < 2 or not np.all(np.isfinite(x)):
+        return nan
+    half = float(t.ppf((1 + LEVEL) / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    if side in ("above", "below"):
+        claim = "greater" if side == "above" else "less"
+        p_for, p_against = _one_sided(x, line, claim), _one_sided(x, line, _OTHER[claim])
+        lean = claim if p_for <= p_against else _OTHER[claim]
+        flip = _sign_flip(x, line, lean) if np.ptp(x) > 0 else math.nan
+    elif side == "within":
+        inside = (_one_sided(x, -line, "greater"), _one_sided(x, line, "less"))
+        outside = (_one_sided(x, line, "greater"), _one_sided(x, -line, "less"))
+        p_for, p_against = max(inside), min(outside)
+        if np.ptp(x) == 0:
+            flip = math.nan
+        elif p_for <= p_against:
+            flip = max(_sign_flip(x, -line, "greater"), _sign_flip(x, line, "less"))
+        else:
+            flip = min(_sign_flip(x, line, "greater"), _sign_flip(x, -line, "less"))
+    else:
+        raise ValueError(f"side must be above, below or within, not {side!r}")
+    normality = float(shapiro(x).pvalue) if n >= 3 and np.ptp(x) > 0 else math.nan
+    return LineTest(mean, mean - half, mean + half, p_for, p_against, normality, flip, n)
 
 
-def both(*verdicts: str) -> str:
-    """A claim made of several parts: holds if all hold, does not hold if any does not."""
-    if any(v == FAILS for v in verdicts):
-        return FAILS
-    return HOLDS if all(v == HOLDS for v in verdicts) else UNDECIDED
-
-
-RULES.update(below=below, above=above, within=within)
-RULES.update(shows_below=shows_below, shows_above=shows_above)
+def holm(p: Sequence[float], alpha: float) -> list[bool]:
+    """Which of the p values Holm's step-down correction rejects at family-wise ``alpha``
+    (a NaN p is never rejected, and counts in the family as a test that could not reject)."""
+    values = np.asarray(p, dtype=np.float64)
+    if values.size == 0:
+        return []
+    reject, *_ = multipletests(np.where(np.isfinite(values), values, 1.0), alpha, "holm")
+    return [bool(r) for r in reject]

@@ -12,8 +12,9 @@ import nbformat
 from nbconvert import HTMLExporter
 
 from cg.files import atomic_write_text
+from cg.report.findings import rules as R
 from cg.report.findings import stats as S
-from cg.report.findings.table import REPORT_CHECKS, read_csv, write_csv
+from cg.report.findings.table import decide_families, read_csv, write_csv
 from cg.runtime import describe_machine
 
 __all__ = ["build_html", "collect_findings", "summary_markdown"]
@@ -95,56 +96,66 @@ def build_html(
 
 def collect_findings(results_dir: str | Path, names: Sequence[str], out: str | Path) -> list:
     """Join the findings CSVs the notebooks wrote (``results_dir/<dataset>.csv``, in report
-    order) into ``out`` (``reports/findings.csv``); returns the rows."""
+        order) into ``out`` (``reports/findings.csv``), each family of checks decided with Holm's
+    correction (:func:`cg.report.findings.table.decide_families`); returns the rows."""
 
     rows: list = []
     for name in names:
         path = Path(results_dir) / f"{name}.csv"
         if path.is_file():
             rows += read_csv(path)
+    rows = decide_families(rows)
     write_csv(rows, out)
     return rows
 
 
 def summary_markdown(rows: Sequence[Mapping[str, Any]], seconds: float) -> str:
-    """The page's first section: every finding with its verdict, numbers and interval, and how
-    long the run took on what machine."""
+    """The page's first section: every finding with its family-wise verdict, its own verdict,
+    p, the interval and the numbers; what the family-wise rule guarantees; the rules' version;
+    and how long the run took on what machine."""
 
     def counted(part: Sequence[Mapping[str, Any]]) -> str:
         n = {v: sum(r["verdict"] == v for r in part) for v in (S.HOLDS, S.FAILS, S.UNDECIDED)}
         return f"{n[S.HOLDS]} hold, {n[S.FAILS]} do not hold, {n[S.UNDECIDED]} undecided"
 
-    core = [r for r in rows if r["id"] in REPORT_CHECKS]
-    further = [r for r in rows if r["id"] not in REPORT_CHECKS]
+    core = [r for r in rows if r["id"] in R.REPORT_CHECKS]
+    further = [r for r in rows if r["id"] not in R.REPORT_CHECKS]
     more = f"; {len(further)} further checks: {counted(further)}" if further else ""
     seeds = max((int(r.get("seeds") or 1) for r in rows), default=1)
-    how = (
-        f"decided over {seeds} training seeds: each statistic computed per seed (on the "
-        "validation images), then its mean and 95% Student t interval over the seeds"
-        if seeds > 1
-        else "decided from a statistic of the validation images and its 95% bootstrap interval "
-        "over the images, for one trained model per arm"
-    )
+    versions = sorted({str(r.get("rules") or "?") for r in rows})
     lines = [
         "## Summary",
         "",
         f"Built in {seconds / 60:.1f} minutes on {describe_machine()}. "
         f"{len(core)} checks of the report's findings (R9): {counted(core)}{more}. Each is "
-        f"{how} (the section of each dataset says how).",
+        f"decided over {seeds} training seeds: its statistic computed per seed (on the "
+        "validation images), then tested against its line with Student's t over the seeds "
+        "(a ratio as its log). Rules version "
+        f"{', '.join(versions)} (``cg.report.findings.rules``; ``docs/findings.md`` records "
+        "every change).",
         "",
-        "| finding | dataset | claim | verdict | statistic [95% interval] | per seed | numbers |",
-        "|---|---|---|---|---|---|---|",
+        f"**Family-wise:** the report's checks are one family and the further checks another, "
+        f"each decided with Holm's correction at {R.FAMILY_ALPHA:.0%}, so that the chance of "
+        "any wrong decisive verdict (holds or does not hold) in a family is at most "
+        f"{R.FAMILY_ALPHA:.0%}; *alone* is each check's own verdict at 2.5% a side.",
+        "",
+        "| finding | dataset | claim | verdict | alone | p | statistic [95% interval] "
+        "| per seed | numbers |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         est = S.Estimate(float(r["value"]), float(r["low"]), float(r["high"]), int(r["n"]))
         per_seed = ", ".join(
             f"{float(v):.3g}" for v in str(r.get("per_seed") or r["value"]).split(";")
         )
+        p = float(r["p"]) if r.get("p") not in (None, "") else float("nan")
         cells = [
             r["id"],
             r["dataset"],
             r["claim"],
             f"**{r['verdict']}**",
+            r.get("verdict_raw", ""),
+            "nan" if p != p else f"{p:.2g}",
             f"{r['statistic']}: {est}",
             per_seed,
             r["numbers"],

@@ -18,6 +18,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from cg.files import atomic_write_bytes
+from cg.report.findings.rules import RULES
 
 #: Dots per inch of every saved figure.
 DPI = 120
@@ -110,7 +111,8 @@ def curves(
 def by_seed(rows: Sequence[Mapping[str, Any]], *, title: str = "") -> Figure:
     """Each finding's statistic per seed against its line, one panel per check: the seeds'
     values as dots, their mean with its interval as a bar, the line dashed (an equivalence
-    check, ``within``, its band ``±line``); the panel's title is the check and its verdict."""
+    check, ``within``, its band: ``±line``, or ``1/line`` to ``line`` for a ratio, drawn on a
+    log scale); the panel's title is the check and its verdict."""
     n = max(1, len(rows))
     fig = Figure(figsize=(2.3 * n, 3.0), layout="constrained")
     axes = fig.subplots(1, n, squeeze=False)[0]
@@ -123,8 +125,13 @@ def by_seed(rows: Sequence[Mapping[str, Any]], *, title: str = "") -> Figure:
             ax.errorbar([mid], [value], yerr=[[value - low], [high - value]], fmt="s",
                         color="black", capsize=4, zorder=4)  # fmt: skip
         line = float(row["line"])
-        for y in (line, -line) if row.get("_rule") == "within" else (line,):
+        rule = RULES.get(str(row["id"]))
+        part = rule.parts[0] if rule is not None else None
+        band = part is not None and part.side == "within"
+        for y in (line, 1 / line if part.ratio else -line) if band else (line,):
             ax.axhline(y, color="tab:red", linestyle="--", linewidth=1)
+        if part is not None and part.ratio and min(values) > 0:
+            ax.set_yscale("log")  # a ratio is tested as its log
         ax.set_title(f"{row['id']}: {row['verdict']}", fontsize="small")
         ax.set_xticks(range(len(values)))
         ax.set_xlabel("seed (in the block)", fontsize="small")

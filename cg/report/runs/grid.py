@@ -52,11 +52,6 @@ RUNS: dict[str, dict[str, dict[str, Any]]] = {
     "face2simpson": {"adv": {}},
 }
 
-#: Experiments trained for the block's first seed only: the cycle + classic identity ablation
-#: feeds one further check (R9.5-classic), not one of the report's eleven, and costs a
-#: Cityscapes run per seed.
-FIRST_SEED_ONLY = frozenset({("cityscapes", "cycle_classic")})
-
 #: The notebook parameters that decide a dataset's runs: :func:`plan`'s keywords.
 PARAMETERS = (
     "data_root",
@@ -263,7 +258,7 @@ def plan(
 ) -> Plan:
     """Dataset ``dataset_name``'s data and runs (:data:`RUNS`) for a notebook's parameters
     (:data:`PARAMETERS`, the notebook's names): every experiment for each seed of the block
-    ``seed .. seed + n_seeds - 1`` (:data:`FIRST_SEED_ONLY`: the first only). A seed fixes
+    ``seed .. seed + n_seeds - 1``. A seed fixes
     the built-in data's draw, the initial weights, the data order and the augmentation; the
     experiments of one seed share all four
     (their generators are built first from the seed, and every epoch's batches follow from
@@ -286,8 +281,6 @@ def plan(
         )
         data_by_seed.append(data)
         for name, extra in RUNS[dataset_name].items():
-            if s != seeds[0] and (dataset_name, name) in FIRST_SEED_ONLY:
-                continue
             settings = dict(epochs=epochs, batch_size=batch_size, lr=lr, **extra)
             jobs.append(
                 job(
