@@ -582,6 +582,20 @@ def test_outcome_r9_3_overfit_calibrated_on_simulated_curves():
     assert calibration.simulate("rise") >= 0.80
 
 
+def test_another_profile_s_verdicts_are_shown_only_under_the_current_rules(tmp_path):
+    rows = [_seed_row("R9.3-overfit", v) for v in (1.2, 1.25, 1.18, 1.22, 1.21)]
+    decided = table.decide_families([dict(table.over_seeds(rows, range(5)), dataset="edges2shoes")])
+    table.write_csv(decided, tmp_path / "params" / "long-findings.csv")
+    shown = table.profile_findings("long", ["R9.3-overfit"], "edges2shoes", root=tmp_path)
+    assert list(shown.index) == ["R9.3-overfit"]
+    assert shown.loc["R9.3-overfit", "verdict (family-wise)"] == "holds"
+    old = [dict(r, rules="1") for r in decided]
+    table.write_csv(old, tmp_path / "params" / "long-findings.csv")
+    note = table.profile_findings("long", ["R9.3-overfit"], "edges2shoes", root=tmp_path)
+    assert isinstance(note, str) and "rules version 1, not the current" in note
+    assert "No verdicts" in table.profile_findings("gpu", ["R9.1"], "x", root=tmp_path)
+
+
 def test_arms_must_be_paired_by_seed():
     a = [_run("cityscapes", "noadv"), _run("cityscapes", "noadv")]
     b = [dataclasses.replace(r, config=dataclasses.replace(r.config, seed=s))

@@ -255,16 +255,27 @@ def publish(rows: Sequence[dict[str, Any]], dataset: str, results_dir: str | Pat
     return table(rows)
 
 
-def profile_findings(profile: str, ids: Sequence[str], dataset: str) -> pd.DataFrame | str:
+def profile_findings(
+    profile: str, ids: Sequence[str], dataset: str, *, root: str | Path | None = None
+) -> pd.DataFrame | str:
     """Another profile's verdicts of the checks ``ids`` on ``dataset``, as committed beside the
     profile (``params/<profile>-findings.csv``: the ``findings.csv`` of a full run of that
     profile, copied there with the profile's time and machine in its comment), as the table a
-    reader sees; a line saying how to get them when there is no such file."""
-    path = Path(__file__).resolve().parents[3] / "params" / f"{profile}-findings.csv"
+    reader sees; a line saying how to get them when there is no such file, or when its rules'
+    version (column ``rules``) is not the current one. ``root``: the repository root."""
+    base = Path(root) if root is not None else Path(__file__).resolve().parents[3]
+    path = base / "params" / f"{profile}-findings.csv"
     if not path.is_file():
         return (
             f"No verdicts of the {profile} profile are committed (params/{profile}-findings.csv): "
             f"run `cg report --profile {profile} --out reports/{profile}`."
         )
     rows = [r for r in read_csv(path) if r["id"] in ids and r["dataset"] == dataset]
+    versions = sorted({r.get("rules") or "1" for r in rows})
+    if versions != [R.VERSION]:
+        return (
+            f"The {profile} profile's committed verdicts (params/{profile}-findings.csv) were "
+            f"decided under rules version {', '.join(versions)}, not the current {R.VERSION}: "
+            f"run `cg report --profile {profile} --out reports/{profile}` to decide them again."
+        )
     return table(rows, family=True)
