@@ -60,7 +60,7 @@ def add(sub: Any) -> None:
         type=_positive,
         metavar="N",
         help="train N runs at a time on this machine (1: one run at a time with every "
-        "thread; default: sized to the machine, see the README's 'The grid')",
+        "thread; default: sized to the machine, see docs/grid.md)",
     )
     p.add_argument(
         "--threads",

@@ -6,7 +6,7 @@ turned), as face crops from press photos are. Skin tones, ages (wrinkles), hair 
 colours, eye colours, beards, glasses and clothes vary. The skin has pores at one to two output
 pixels, the head is shaded from a side light, and the picture is downscaled as a camera's is
 (Lanczos), so that the faces carry texture in every frequency band (measured against crops of a
-real photograph in the README's "What the data holds"). Every size is in units of the face's
+real photograph in docs/findings.md, "What the data holds"). Every size is in units of the face's
 half-width ``a``.
 """
 
