@@ -1,0 +1,8 @@
+"""``cg demo``: a web page to try a trained run in a browser (Gradio, an optional dependency).
+
+* :mod:`cg.demo.run` — :func:`open_run` (the checkpoint, its generators, the model card); no
+  Gradio
+* :mod:`cg.demo.examples` — :func:`write_examples` (validation images, or built-in ones)
+* :mod:`cg.demo.page` — :func:`serve`: the page itself, the only module that imports Gradio
+* :mod:`cg.demo.browser` — headless Chromium to drive the page (its tests)
+"""
