@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cg.demo.run import DemoRun, dataset_of
+from cg.demo.run import DemoRun, dataset_of, shown
 from cg.errors import UserError
 
 #: examples per source domain
@@ -58,7 +58,7 @@ def write_examples(run: DemoRun, folder: Path, per_domain: int = PER_DOMAIN) -> 
             render_val(name, domain, i, size=size).save(target, format="PNG")
             files.append(target)
             labels.append(f"{run.domain(domain)} {i}")
-    reason = f"the run's data folder {run.cfg.data} is not reachable" if run.cfg.data else ""
+    reason = f"the run's data folder {shown(run.cfg.data)} is not reachable" if run.cfg.data else ""
     return Examples(
         files, labels, f"built-in synthetic {name}, {size} px{f' ({reason})' if reason else ''}"
     )
@@ -91,4 +91,4 @@ def _from_data(run: DemoRun, folder: Path, domains: list[str], n: int) -> Exampl
                 labels.append(f"{run.domain(domain)}: {source.name}")
     except UserError:
         return None
-    return Examples(files_made, labels, f"validation images of {data}")
+    return Examples(files_made, labels, f"validation images of {shown(data)}")

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from cg.demo.examples import Examples, write_examples
-from cg.demo.run import DemoRun, card, open_run
+from cg.demo.run import DemoRun, card, open_run, upload_problem
 from cg.errors import UserError
 
 #: Bigger uploads are refused by the server before they are stored.
@@ -54,8 +54,9 @@ def import_gradio() -> Any:
 
 
 def build_page(run: DemoRun, examples: Examples, workdir: Path) -> Any:
-    """The page (a ``gradio.Blocks``): inputs and one output per direction on the left, the
-    model card on the right. Outputs are written under ``workdir``."""
+    """The page (a ``gradio.Blocks``), in three columns: the input (an upload, and a sketchpad
+    for a domain that is drawn) with the examples; one output per direction the run has; the
+    model card. Outputs are written under ``workdir``."""
     gr = import_gradio()
     directions = list(run.generators)
     drawn = run.dataset.drawn if run.dataset else None
@@ -64,19 +65,14 @@ def build_page(run: DemoRun, examples: Examples, workdir: Path) -> Any:
         """Outputs for the image file ``path``: one PNG per direction, then the status."""
         if not path:
             return [None] * len(directions) + [""]
-        problem = run_problem(Path(path), name)
-        if problem:
-            return [None] * len(directions) + [f"**error:** {problem}"]
-        written = run.translate(Path(path), workdir)
-        return [str(written[d]) for d in directions] + [f"translated {name}"]
-
-    def run_problem(path: Path, name: str) -> str | None:
-        from cg.demo.run import upload_problem
-
         try:
-            return upload_problem(path, name)
-        except OSError as e:
-            return f"{name}: cannot be read ({e.strerror or e}); upload it again"
+            problem = upload_problem(Path(path), name)
+            if problem is None:
+                written = run.translate(Path(path), workdir)
+                return [str(written[d]) for d in directions] + [f"translated {name}"]
+        except (OSError, UserError) as e:  # gone from the cache, or undecodable after all
+            problem = f"{name}: {e}; upload it again, or another image"
+        return [None] * len(directions) + [f"**error:** {problem}"]
 
     def on_upload(value: dict[str, Any] | None) -> list[Any]:
         if not value or not value.get("path"):

@@ -137,6 +137,15 @@ def dataset_of(cfg: TrainConfig) -> str | None:
     return None
 
 
+def shown(path: str | Path) -> str:
+    """``path`` as the page shows it: relative to the working folder when inside it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def upload_problem(path: Path, name: str) -> str | None:
     """Why the uploaded file ``path`` (shown to the user as ``name``) cannot be translated,
     as a sentence naming it and saying what to do; None when it can. An image of more than
@@ -172,7 +181,7 @@ def card(run: DemoRun, examples: str = "") -> str:
         a, b = ds.domains
         dataset = f"{ds.name}: A = {a}, B = {b}"
     else:
-        dataset = f"not one of the catalog's ({cfg.data or 'no data folder recorded'})"
+        dataset = f"not one of the catalog's ({shown(cfg.data) if cfg.data else 'no data folder'})"
     generator = cfg.generator
     if cfg.generator == "unet":
         generator += f" ({cfg.upsample} upsampling, {cfg.base_channels} base channels)"
@@ -195,9 +204,9 @@ def card(run: DemoRun, examples: str = "") -> str:
         ("Epochs trained", f"{run.epoch} of {cfg.epochs}"),
         (
             "Validation pixel error",
-            f"{'; '.join(errors)} (last epoch, from {source})" if errors else "not recorded",
+            f"{'; '.join(errors)} (last epoch, from {shown(source)})" if errors else "not recorded",
         ),
-        ("Checkpoint", f"`{run.checkpoint}`"),
+        ("Checkpoint", f"`{shown(run.checkpoint)}`"),
     ]
     if examples:
         rows.append(("Examples", examples))
