@@ -11,12 +11,9 @@ from __future__ import annotations
 import base64
 import dataclasses
 import os
-import signal
-import socket
 import struct
 import subprocess
 import sys
-import time
 import urllib.request
 import zlib
 from pathlib import Path
@@ -28,6 +25,7 @@ from helpers import TINY, flags, settle_batch_norm
 from PIL import Image
 
 from cg.cli import main
+from cg.demo.browser import free_port
 from cg.demo.examples import write_examples
 from cg.demo.run import card, open_run, upload_problem
 
@@ -90,7 +88,7 @@ def test_demo_refuses_a_run_folder_without_a_checkpoint(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text("{}\n")
-    err = _one_error_line(_cg_process("demo", run, "--port", _free_port()))
+    err = _one_error_line(_cg_process("demo", run, "--port", free_port()))
     assert f"run folder {run} has no checkpoint ({run / 'checkpoints' / 'last.pt'}" in err
     err = _one_error_line(_cg_process("demo", tmp_path / "nowhere"))
     assert f"{tmp_path / 'nowhere'} does not exist" in err
@@ -103,7 +101,7 @@ def test_demo_refuses_a_checkpoint_of_another_format(tmp_path, kind):
         torch.save({"model.0.weight": torch.zeros(2, 3)}, path)
     else:
         path.write_text("not a checkpoint\n")
-    err = _one_error_line(_cg_process("demo", path, "--port", _free_port()))
+    err = _one_error_line(_cg_process("demo", path, "--port", free_port()))
     assert str(path) in err
     assert "cg import-official" in err  # what to do with reference weights
 
@@ -111,7 +109,7 @@ def test_demo_refuses_a_checkpoint_of_another_format(tmp_path, kind):
 def test_demo_without_gradio_says_how_to_install_it(smoke, monkeypatch, capsys):
     _, run = smoke
     monkeypatch.setitem(sys.modules, "gradio", None)  # import gradio -> ImportError
-    assert cg("demo", run, "--port", _free_port()) == 2
+    assert cg("demo", run, "--port", free_port()) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith("error: cg demo needs Gradio") and "pip install -e '.[demo]'" in err
@@ -218,12 +216,6 @@ def test_upload_problem_names_the_file_and_what_to_do(tmp_path):
 # --- the page in a browser ------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory):
     from cg.demo.browser import MISSING, chromium, find_chromium
@@ -245,40 +237,18 @@ def driver(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(smoke, tmp_path_factory):
-    """``cg demo RUN`` on a free port of 127.0.0.1, in its own process; stopped at the end
-    (SIGTERM, as Ctrl-C), which must end it cleanly."""
+    """The real ``cg demo RUN`` on a free port of 127.0.0.1, in its own process; stopped at
+    the end (SIGTERM, as Ctrl-C), which must end it cleanly."""
+    from cg.demo.browser import serving
+
     _, run = smoke
-    port = _free_port()
     log = tmp_path_factory.mktemp("demo-server") / "server.log"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "GRADIO_TEMP_DIR": str(log.parent / "gradio"),
-    }
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cg", "demo", str(run), "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 180
-        while f"cg demo: {url}" not in log.read_text():
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.5)
+    env = {"PYTHONPATH": str(ROOT), "GRADIO_TEMP_DIR": str(log.parent / "gradio")}
+    with serving(run, log, env) as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, log.read_text()
     assert "stopping" in log.read_text()
+    with pytest.raises(OSError):  # nothing listens there any more
+        urllib.request.urlopen(url, timeout=10)
 
 
 def _wait(driver, condition, timeout: float = 60):
@@ -332,7 +302,7 @@ def _translated_by_cg(run: Path, image: Path, direction: str, out: Path) -> byte
 
 @pytest.mark.browser
 def test_page_shows_cg_translates_pixels_and_refuses_bad_files(driver, server, smoke, tmp_path):
-    from cg.demo.browser import requested_urls
+    from cg.demo.browser import requested_urls, served_by
 
     data, run = smoke
     requested_urls(driver)  # forget Chromium's own start-up requests
@@ -385,10 +355,7 @@ def test_page_shows_cg_translates_pixels_and_refuses_bad_files(driver, server, s
     urls = requested_urls(driver)
     assert any(u.startswith(f"{server}gradio_api/") for u in urls)  # the log saw the page
     assert any(u.startswith(server) and u.endswith(".js") for u in urls)  # load and its work
-    base = server.removeprefix("http://")
-    elsewhere = [
-        u for u in urls if not u.startswith((f"http://{base}", f"ws://{base}", "data:", "blob:"))
-    ]
+    elsewhere = [u for u in urls if not served_by(u, server)]
     assert elsewhere == []
 
 
@@ -410,3 +377,17 @@ def test_a_drawing_is_translated(driver, server):
     ).click_and_hold().move_by_offset(60, -40).move_by_offset(60, 40).release().perform()
     driver.find_element(By.ID, "translate-drawing").click()
     _wait(driver, lambda d: _status(d) == "translated your drawing" and _shown(d, "ab"))
+
+
+@pytest.mark.browser
+def test_screenshot_of_the_page(driver, smoke, tmp_path, monkeypatch):
+    """``python -m cg.demo.screenshot``: the README's picture, from the real page (in a
+    browser of its own; ``driver`` skips the test where there is no Chromium)."""
+    from cg.demo.screenshot import main as screenshot_main
+
+    _, run = smoke
+    out = tmp_path / "demo.png"
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # its `cg demo` process imports this cg
+    assert screenshot_main([str(run), str(out), "--example", "3", "--width", "1200"]) == 0
+    with Image.open(out) as shot:
+        assert shot.format == "PNG" and shot.width == 1200 and shot.height > 600

@@ -4,5 +4,7 @@
   Gradio
 * :mod:`cg.demo.examples` — :func:`write_examples` (validation images, or built-in ones)
 * :mod:`cg.demo.page` — :func:`serve`: the page itself, the only module that imports Gradio
-* :mod:`cg.demo.browser` — headless Chromium to drive the page (its tests)
+* :mod:`cg.demo.browser` — the page driven from outside: ``cg demo`` in its own process,
+  headless Chromium (for the screenshot and the tests)
+* :mod:`cg.demo.screenshot` — ``python -m cg.demo.screenshot RUN OUT.png``: the README's picture
 """
