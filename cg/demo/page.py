@@ -45,7 +45,7 @@ def import_gradio() -> Any:
     """Gradio, imported now (see the module docstring); a UserError saying how to install it."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # read by gradio on import
     try:
-        import gradio
+        import gradio  # here only: heavy and optional, and `cg` must start fast without it
     except ImportError:
         raise UserError(
             f"cg demo needs Gradio, an optional dependency; install it with {_INSTALL}"
