@@ -53,8 +53,13 @@ class Dataset:
     #: short names of the two kinds of task, for the findings
     photo_task: str
     structure_task: str
+    #: what the images of domain A and of domain B are, in words
+    domains: tuple[str, str]
     #: label colours of the structure domain, for segmentation scores (None: not labels)
     palette: tuple[tuple[int, int, int], ...] | None = None
+    #: the domain whose images are black strokes on white (edge maps), which a person can
+    #: draw by hand (``cg demo``'s sketchpad); None: neither
+    drawn: str | None = None
 
     @property
     def structure(self) -> str:
@@ -70,7 +75,9 @@ def _dataset(
     photo: str,
     photo_task: str,
     structure_task: str,
+    domains: tuple[str, str],
     palette: dict[str, tuple[int, int, int]] | None = None,
+    drawn: str | None = None,
 ) -> Dataset:
     colours = tuple(palette.values()) if palette is not None else None
     return Dataset(
@@ -81,7 +88,9 @@ def _dataset(
         photo,
         photo_task,
         structure_task,
+        domains,
         colours,
+        drawn,
     )
 
 
@@ -94,7 +103,7 @@ DATASETS: dict[str, Dataset] = {
             {"paired": True, "identity": "paired", "image_size": 256, "epochs": 60},
             {"ab": "segmentation (photo → labels)", "ba": "city reconstruction"},
             photo="ba", photo_task="city from segmentation", structure_task="segmentation",
-            palette=CITYSCAPES_PALETTE,
+            domains=("photo", "label map"), palette=CITYSCAPES_PALETTE,
         ),
         # R4, R6: paired shoes, A = edges, B = photo; the report stopped after 12 hours.
         _dataset(
@@ -102,6 +111,7 @@ DATASETS: dict[str, Dataset] = {
             {"paired": True, "identity": "paired", "image_size": 256, "epochs": 15},
             {"ab": "shoe (edges → shoe)", "ba": "edges (shoe → edges)"},
             photo="ab", photo_task="shoe from edges", structure_task="edge extraction",
+            domains=("edge map", "shoe photo"), drawn="a",
         ),
         # R4, R6: unpaired, A = human faces (IMDB-WIKI), B = Simpsons; per-domain crops.
         _dataset(
@@ -110,6 +120,7 @@ DATASETS: dict[str, Dataset] = {
              "crop_scale_a": 0.55, "crop_scale_b": 0.95, "epochs": 20},
             {"ab": "Simpson from human", "ba": "human from Simpson"},
             photo="ba", photo_task="human from Simpson", structure_task="Simpson from human",
+            domains=("human face", "Simpson"),
         ),
     )
 }  # fmt: skip

@@ -1,9 +1,11 @@
-"""Apply a trained generator to images: from Python, and ``cg translate`` / ``cg info``."""
+"""Apply a trained generator to images: from Python, ``cg translate`` / ``cg info``, and the
+``cg demo`` page (:func:`translate_files`, the one way from an image file to output pixels)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -27,12 +29,22 @@ def load_generator(
     reference implementation's ``test.py`` instead keeps train mode unless ``--eval`` is given
     (pix2pix's test-time dropout and test-batch statistics); the README's "Export" section
     says why cg does not."""
+    return generator_from(load_checkpoint(checkpoint), checkpoint, direction, device)
+
+
+def generator_from(
+    data: dict[str, Any],
+    checkpoint: str | Path,
+    direction: str,
+    device: str | torch.device = "cpu",
+) -> tuple[nn.Module, TrainConfig]:
+    """:func:`load_generator` for a checkpoint already loaded (``data``, read from the file
+    ``checkpoint``, which the errors name)."""
     from cg.models import build_generator
 
     if direction not in DIRECTIONS:
         raise UserError(f"direction={direction!r} must be ab or ba")
     dev = resolve_device(device)
-    data = load_checkpoint(checkpoint)
     cfg = config_from_dict(data["config"])
     key = DIRECTIONS[direction]
     if key not in data.get("models", {}):
@@ -70,6 +82,33 @@ def prepare(image_u8: torch.Tensor, size: int) -> torch.Tensor:
             x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
         )
     return x[0].clamp(-1, 1)
+
+
+def translate_files(
+    generator: nn.Module, files: list[Path], image_size: int, *, half: str | None = None
+) -> torch.Tensor:
+    """The generator's outputs, uint8 ``(N, 3, image_size, image_size)``, for image files:
+    each decoded (:func:`cg.data.load_rgb`: RGB, EXIF orientation applied), its left
+    (``half="a"``) or right (``"b"``) half taken for A|B pair files, resized to the run's
+    ``image_size`` (:func:`prepare`, as in training), then translated in one batch.
+
+    The one way from an image file to output pixels: ``cg translate`` (:func:`translate_folder`)
+    and ``cg demo`` both call it, and both encode its pixels with :func:`cg.images.encode`, so
+    the page shows the PNG bytes ``cg translate`` writes. A UserError naming the file when one
+    cannot be decoded or has an odd width for ``half``."""
+    from cg.data import load_rgb
+    from cg.images import to_uint8
+
+    images = []
+    for f in files:
+        img = load_rgb(f)
+        if half is not None:
+            w = img.shape[-1]
+            if w % 2:
+                raise UserError(f"{f}: width {w} is odd, so it is not an A|B pair")
+            img = img[..., : w // 2] if half == "a" else img[..., w // 2 :]
+        images.append(prepare(img, image_size))
+    return to_uint8(translate_batch(generator, torch.stack(images)))
 
 
 #: ``--format`` -> the suffix outputs get (``same``: each input's own).
@@ -121,8 +160,8 @@ def translate_folder(
     (quality 95) or ``same`` (each input's suffix and format) decides the outputs' suffixes
     (:func:`output_names`). Returns the files written, in the inputs' order.
     """
-    from cg.data import list_images, load_rgb
-    from cg.images import encode, to_uint8
+    from cg.data import list_images
+    from cg.images import encode
     from cg.progress import progress_bar
 
     src, dst = Path(input_dir), Path(output_dir)
@@ -139,16 +178,7 @@ def translate_folder(
     )
     for start in range(0, len(files), batch_size):
         chunk = files[start : start + batch_size]
-        images = []
-        for f in chunk:
-            img = load_rgb(f)
-            if half is not None:
-                w = img.shape[-1]
-                if w % 2:
-                    raise UserError(f"{f}: width {w} is odd, so it is not an A|B pair")
-                img = img[..., : w // 2] if half == "a" else img[..., w // 2 :]
-            images.append(prepare(img, cfg.image_size))
-        fakes = to_uint8(translate_batch(generator, torch.stack(images)))
+        fakes = translate_files(generator, chunk, cfg.image_size, half=half)
         for f, fake in zip(chunk, fakes):
             target = targets[f]
             atomic_write_bytes(target, encode(fake, target.suffix))

@@ -2,10 +2,11 @@
 declares its flags and sets ``func`` to the function that runs it.
 
 ``cg train`` (:mod:`cg.cli.train`); ``cg translate``, ``cg export``, ``cg info``,
-``cg import-official`` (:mod:`cg.cli.models`); ``cg survey`` (:mod:`cg.cli.survey`); ``cg report``
-(:mod:`cg.cli.report`); ``cg fid``, ``cg weights`` (:mod:`cg.cli.fid`); ``cg bench``
-(:mod:`cg.cli.bench`); ``cg synth``, ``cg data`` (:mod:`cg.cli.data`). The work itself lives
-in the library; the command modules import it when a command runs, so ``cg --help`` is quick.
+``cg import-official`` (:mod:`cg.cli.models`); ``cg survey`` (:mod:`cg.cli.survey`); ``cg demo``
+(:mod:`cg.cli.demo`); ``cg report`` (:mod:`cg.cli.report`); ``cg fid``, ``cg weights``
+(:mod:`cg.cli.fid`); ``cg bench`` (:mod:`cg.cli.bench`); ``cg synth``, ``cg data``
+(:mod:`cg.cli.data`). The work itself lives in the library; the command modules import it when
+a command runs, so ``cg --help`` is quick.
 
 Every :class:`cg.errors.UserError` (and every argparse error) is printed as one line
 ``error: …`` with exit status 2 and no traceback.
@@ -17,14 +18,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cg.cli import bench, data, fid, models, report, survey, train
+from cg.cli import bench, data, demo, fid, models, report, survey, train
 from cg.cli.args import Parser, add_config_flags, config_overrides
 from cg.errors import UserError
 
 __all__ = ["add_config_flags", "build_parser", "config_overrides", "main"]
 
 #: The command groups, in the order of ``cg --help``.
-GROUPS = (train, models, survey, report, fid, bench, data)
+GROUPS = (train, models, survey, demo, report, fid, bench, data)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -79,6 +79,19 @@ def render(name: str, folder: str, index: int, *, size: int = 64, seed: int = 0)
     return renderer(image_rng(seed, name, folder, index), size)
 
 
+def render_val(name: str, domain: str, index: int, *, size: int = 64, seed: int = 0) -> Image.Image:
+    """Validation image ``index`` (1-based) of ``domain`` (``a`` or ``b``) of the synthetic
+    dataset ``name``, ``size`` pixels square: a half of a ``val/`` pair (pix2pix) or an image of
+    ``testA/`` or ``testB/`` (unpaired), as :func:`synthesize` would write it (before JPEG)."""
+    if domain not in ("a", "b"):
+        raise UserError(f"domain={domain!r} must be a or b")
+    folders = [f for f, _, _, count in _LAYOUT[name] if count == "val"]
+    if len(folders) == 1:  # pix2pix: A | B side by side
+        pair = render(name, folders[0], index, size=size, seed=seed)
+        return pair.crop((0, 0, size, size) if domain == "a" else (size, 0, 2 * size, size))
+    return render(name, folders["ab".index(domain)], index, size=size, seed=seed)
+
+
 def _write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a hidden temporary name and a rename (no fsync: the
     files are regenerated in seconds; the rename alone keeps half-written files invisible)."""

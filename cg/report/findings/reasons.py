@@ -42,8 +42,7 @@ def _mean(facts: dict[str, list[float]], key: str, fmt: str = ".4f") -> str:
 def _domain(dataset: str, direction: str) -> tuple[int, str]:
     """The row of ``direction``'s target domain in the measurements (A, B in order) and the
     target's name."""
-    names = {"cityscapes": ("photo", "label map"), "edges2shoes": ("edge map", "shoe photo"),
-             "face2simpson": ("human face", "Simpson")}.get(dataset, ("A", "B"))  # fmt: skip
+    names = DATASETS[dataset].domains if dataset in DATASETS else ("A", "B")
     i = 1 if direction == "ab" else 0
     return i, names[i]
 
