@@ -27,7 +27,7 @@ def load_generator(
     dropout off and batch norm with its running statistics, so that an image's output depends
     on that image alone (not on the other images of its batch, nor on a random draw). The
     reference implementation's ``test.py`` instead keeps train mode unless ``--eval`` is given
-    (pix2pix's test-time dropout and test-batch statistics); the README's "Export" section
+    (pix2pix's test-time dropout and test-batch statistics); docs/export.md
     says why cg does not."""
     return generator_from(load_checkpoint(checkpoint), checkpoint, direction, device)
 
