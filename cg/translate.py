@@ -15,6 +15,7 @@ from cg.checkpoints import load_checkpoint
 from cg.config import TrainConfig, config_from_dict
 from cg.errors import UserError
 from cg.files import atomic_write_bytes
+from cg.models import build_discriminator, build_generator
 from cg.runtime import resolve_device
 
 DIRECTIONS = {"ab": "g_ab", "ba": "g_ba"}
@@ -199,7 +200,6 @@ def checkpoint_info(checkpoint: str | Path) -> str:
         f"cg version: {data.get('cg_version', '?')} (format {data.get('version')})",
         f"epochs completed: {data.get('epoch', 0)}",
     ]
-    from cg.models import build_discriminator, build_generator
 
     for name, sd in data.get("models", {}).items():
         model = build_generator(cfg) if name.startswith("g_") else None

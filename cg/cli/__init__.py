@@ -18,6 +18,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from cg import __version__
 from cg.cli import bench, data, demo, fid, models, report, survey, train
 from cg.cli.args import Parser, add_config_flags, config_overrides
 from cg.errors import UserError
@@ -29,7 +30,6 @@ GROUPS = (train, models, survey, demo, report, fid, bench, data)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cg import __version__
 
     parser = Parser(prog="cg", description="U-Net CycleGAN image-to-image translation")
     parser.add_argument("--version", action="version", version=f"cg {__version__}")

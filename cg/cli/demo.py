@@ -32,6 +32,7 @@ def add(sub: Any) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> None:
+    # heavy (torch, and Gradio): loaded when the command runs, so that `cg --help` stays fast
     from cg.demo.page import serve
 
     serve(args.run, host=args.host, port=args.port, device=args.device)

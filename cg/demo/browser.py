@@ -40,7 +40,7 @@ def chromium(profile: Path, width: int = 1280, height: int = 900) -> Any:
     network requests logged, and every host name but localhost unresolvable. A UserError when
     Chromium or Selenium is missing."""
     found = find_chromium()
-    try:
+    try:  # optional: the dev extra has Selenium; without it, one line says so
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cg.data.synthetic import render_val
 from cg.demo.run import DemoRun, dataset_of, shown
 from cg.errors import UserError
 
@@ -48,7 +49,6 @@ def write_examples(run: DemoRun, folder: Path, per_domain: int = PER_DOMAIN) -> 
     name = dataset_of(run.cfg)
     if name is None:
         return Examples([], [], "none (the run's data folder is not reachable)")
-    from cg.data.synthetic import render_val
 
     files, labels = [], []
     size = min(run.cfg.image_size, MAX_RENDERED)

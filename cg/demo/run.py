@@ -16,8 +16,11 @@ from typing import Any
 from torch import nn
 
 from cg.catalog import DATASETS, Dataset
-from cg.config import TrainConfig
+from cg.checkpoints import load_checkpoint
+from cg.config import TrainConfig, config_from_dict
 from cg.errors import UserError
+from cg.train.run_dir import RunDir
+from cg.translate import DIRECTIONS, generator_from
 
 #: Uploads with more pixels than this are refused before they are decoded (50 megapixels:
 #: a 7000 x 7000 photo still fits; a decompression bomb does not).
@@ -76,10 +79,6 @@ def open_run(run: str | Path, device: str = "auto") -> DemoRun:
 
     A UserError naming the path when it does not exist, a folder has no checkpoint, or the file
     is not a cg checkpoint (:func:`cg.checkpoints.load_checkpoint`) or has no generator."""
-    from cg.checkpoints import load_checkpoint
-    from cg.config import config_from_dict
-    from cg.train.run_dir import RunDir
-    from cg.translate import DIRECTIONS, generator_from
 
     path = Path(run)
     if path.is_dir():

@@ -14,7 +14,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from cg.demo.browser import chromium, requested_urls, served_by, serving
 from cg.errors import UserError
+from cg.files import atomic_write_bytes
 
 
 def screenshot(
@@ -22,11 +24,9 @@ def screenshot(
 ) -> Path:
     """Write the page of ``run``, with example number ``example`` (0-based) translated, as a
     PNG ``width`` pixels wide (and as tall as the page) to ``out``."""
+    # optional: Selenium comes with the dev extra; chromium() says in one line when it is missing
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-
-    from cg.demo.browser import chromium, requested_urls, served_by, serving
-    from cg.files import atomic_write_bytes
 
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="cg-demo-shot-") as tmp:
