@@ -58,8 +58,8 @@ def test_notebooks_declare_every_parameter_of_the_plan_and_run_the_grid_s_experi
         source = "\n".join(
             c.source for c in nbformat.read(str(REPO / "notebooks" / f"{name}.ipynb"), 4).cells
         )
-        assert "grid.plan(" in source and "experiments.runs(plan)" in source
-        assert "experiments.experiment(" not in source  # no run outside the grid
+        assert "grid.plan(" in source and "finished.runs(plan)" in source
+        assert "finished.experiment(" not in source  # no run outside the grid
         for experiment in runs:
             assert f'runs["{experiment}"]' in source
     assert set(grid.RUNS) == set(profiles.DATASETS)

@@ -17,6 +17,8 @@ from PIL import Image
 from cg.cli import main
 from cg.errors import UserError
 from cg.report import notebooks as report
+from cg.report.findings import rules as R
+from cg.report.findings import stats as S
 from cg.report.findings import table
 from cg.report.page.captions import FIGURES
 from cg.report.runs import profiles
@@ -192,7 +194,7 @@ def test_smoke_report_html_has_captions_tables_and_no_code(smoke):
     appendix = re.search(r"<h2[^>]*>Appendix", text).start()
     assert appendix > text.find("<b>Figure 20.</b>") > 0  # settings, logs at the end
     assert "Training log: cityscapes" in text and "<details>" in text
-    assert "experiments.experiment(" not in text and "Traceback" not in text
+    assert "finished.experiment(" not in text and "Traceback" not in text
     assert "6.55" in text  # the survey section (R8)
     for name in profiles.NOTEBOOKS:
         nb = nbformat.read(str(tmp / "reports" / f"{name}.ipynb"), as_version=4)
@@ -218,10 +220,16 @@ def test_smoke_report_writes_findings_csv(smoke):
         assert r["verdict"] in ("holds", "does not hold", "undecided"), r
         assert r["claim"] and r["numbers"], r
         per_seed = [float(v) for v in r["per_seed"].split(";")]
-        block = 1 if r["id"] == "R9.5-classic" else seeds
-        assert int(r["seeds"]) == len(per_seed) == block, r
+        assert int(r["seeds"]) == len(per_seed) == seeds, r  # the classic ablation's too
+        assert r["rules"] == R.VERSION and r["verdict_raw"] in (S.HOLDS, S.FAILS, S.UNDECIDED)
+        if r["verdict"] != S.UNDECIDED:  # a family-wise verdict is the check's own
+            assert r["verdict"] == r["verdict_raw"] and float(r["p"]) < 0.025, r
         if all(math.isfinite(v) for v in per_seed):
-            assert float(r["value"]) == pytest.approx(sum(per_seed) / block), r
+            ratio = R.RULES[r["id"]].parts[0].ratio  # shown as the geometric mean
+            mean = (
+                math.exp(sum(map(math.log, per_seed)) / seeds) if ratio else sum(per_seed) / seeds
+            )
+            assert float(r["value"]) == pytest.approx(mean), r
         else:  # at 32 px a seed's images may have no flat input pixels (R9.2-detail), or a
             # seed's tiny outputs no edge strong enough for edge sharpness (R9.4-blur)
             assert r["id"] in ("R9.2-detail", "R9.4-blur") and r["verdict"] == "undecided", r
