@@ -12,9 +12,11 @@ its id; moving a report's files into place), and raises it at the end of the blo
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -90,12 +92,33 @@ def handled(*, program: bool = False) -> Iterator[None]:
         yield
         return
     before = {s: signal.signal(s, _handler) for s in STATUS}
+    hook = sys.unraisablehook
+    sys.unraisablehook = _unraisable(hook)
     _received.clear()
     try:
         yield
+        if _received:  # raised where it was lost (a library caught it and went on)
+            _raise(_received[0])
     finally:
+        sys.unraisablehook = hook
         for s, h in before.items():
             signal.signal(s, _exit_now if program else h)
+
+
+def _unraisable(hook: Any) -> Any:
+    """``sys.unraisablehook`` for the block of :func:`handled`: a signal's exception raised
+    where Python cannot raise one (a finalizer, a weakref callback: it prints "Exception
+    ignored" and goes on) is not printed but raised again, from outside (a moment later, by a
+    thread, as if the signal came again)."""
+
+    def on_unraisable(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and _received:
+            signum = _received[0]
+            threading.Timer(0.01, _thread.interrupt_main, (signum,)).start()
+            return
+        hook(unraisable)
+
+    return on_unraisable
 
 
 def report(e: KeyboardInterrupt) -> int:
