@@ -4,7 +4,7 @@ status 130 or 143, no process of it survives, and the next report finishes from 
 The moments are drawn around the stages of an uninterrupted report measured first (its start
 to the grid's first line: imports and the data's synthesis; the grid; the notebook; the page),
 each delay below that stage's measured length and counted from the line that opens the stage,
-so every stage gets signals; the notebook and page attempts reuse the measured report's runs.
+so every stage gets signals (the notebook and the page with the survey's, the quickest).
 A report that ended before its delay was up is not signalled
 (nor counted): the attempt is made again with half the delay.
 """
@@ -33,8 +33,11 @@ SEED: int | None = None
 #: Signals to land, and the stage each aims at (in turn).
 SIGNALS = 10
 STAGES = ("start", "grid", "notebook", "page")
+#: The notebook whose report each stage's attempts run: the grid's runs need a dataset
+#: notebook; the kernel and the page are the same with the survey's, which is quicker.
+NOTEBOOK = {"start": "edges2shoes", "grid": "edges2shoes", "notebook": "survey", "page": "survey"}
 #: The line that opens each stage after the first.
-OPENS = {"grid": "grid:", "notebook": "[1/1] edges2shoes.ipynb", "page": "    edges2shoes: "}
+OPENS = {"grid": "grid:", "notebook": "[1/1] {}.ipynb", "page": "    {}: "}
 EPOCHS = 4
 GRID_SEED = 7  # the report that the grid, notebook and page attempts take forward
 
@@ -45,9 +48,9 @@ def _default_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
 
-def _cmd(tmp: Path, runs: str, seed: int) -> list[str]:
+def _cmd(tmp: Path, runs: str, seed: int, notebook: str = "edges2shoes") -> list[str]:
     cmd = [sys.executable, "-m", "cg", "report", "--profile", "smoke", "--root", str(REPO)]
-    cmd += ["--only", "edges2shoes", "--out", str(tmp / "reports"), "--no-progress"]
+    cmd += ["--only", notebook, "--out", str(tmp / "reports"), "--no-progress"]
     cmd += ["-p", f"cache_dir={tmp / 'cache'}", "-p", f"runs_dir={tmp / runs}"]
     cmd += ["-p", f"figures_dir={tmp / 'figures'}", "-p", "n_seeds=1", "-p", f"epochs={EPOCHS}"]
     return cmd + ["-p", f"seed={seed}"]
@@ -133,16 +136,20 @@ def test_signals_at_random_moments_end_the_report_cleanly_and_it_resumes(tmp_pat
     def fail(what: str) -> None:
         raise AssertionError(f"{what}\nreplay with SEED = {seed}:\n" + "\n".join(log))
 
-    # an uninterrupted report, for the length of each stage
-    measured = Report(_cmd(tmp_path, "measured_runs", GRID_SEED))
-    rc, err = measured.finish()
-    if rc != 0:
-        fail(f"the uninterrupted report failed ({rc}): {err}")
-    ends = [measured.opened(OPENS[s]) for s in STAGES[1:]]
-    if None in ends:
-        fail(f"a stage's line is missing: {measured.lines}")
-    total = measured.lines[-1][0]
-    lengths = dict(zip(STAGES, [ends[0], ends[1] - ends[0], ends[2] - ends[1], total - ends[2]]))
+    # uninterrupted reports, for the length of each stage
+    lengths: dict[str, float] = {}
+    for notebook in ("edges2shoes", "survey"):
+        measured = Report(_cmd(tmp_path, "measured_runs", GRID_SEED, notebook))
+        rc, err = measured.finish()
+        if rc != 0:
+            fail(f"the uninterrupted report of {notebook} failed ({rc}): {err}")
+        at = {s: measured.opened(OPENS[s].format(notebook)) for s in STAGES[1:]}
+        at.update(start=0.0, end=measured.lines[-1][0] if measured.lines else None)
+        for stage, after in zip(STAGES, (*STAGES[1:], "end")):
+            if NOTEBOOK[stage] == notebook:
+                if at[stage] is None or at[after] is None:
+                    fail(f"a stage's line is missing: {measured.lines}")
+                lengths[stage] = at[after] - at[stage]
     log.append("stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in lengths.items()))
 
     landed: dict[str, int] = dict.fromkeys(STAGES, 0)
@@ -155,12 +162,13 @@ def test_signals_at_random_moments_end_the_report_cleanly_and_it_resumes(tmp_pat
         sig = rng.choice((signal.SIGINT, signal.SIGTERM))
         delay = rng.uniform(0.0, lengths[stage])
         # the start: fresh data each time; the grid: one report taken forward; the notebook
-        # and the page: the measured report's finished runs
+        # and the page: the survey's report
         data_seed = 100 + attempt if stage == "start" else GRID_SEED
         runs = "measured_runs" if stage in ("notebook", "page") else "runs"
+        opens = OPENS[stage].format(NOTEBOOK[stage]) if stage in OPENS else None
         for _ in range(4):
-            report = Report(_cmd(tmp_path, runs, data_seed))
-            if report.wait_for(OPENS.get(stage), delay):
+            report = Report(_cmd(tmp_path, runs, data_seed, NOTEBOOK[stage]))
+            if report.wait_for(opens, delay):
                 break
             report.finish()  # it ended first: not signalled, again with half the delay
             log.append(f"  {stage} {delay:.2f} s: the report ended first")
@@ -198,3 +206,4 @@ def test_signals_at_random_moments_end_the_report_cleanly_and_it_resumes(tmp_pat
         assert run_is_complete(job.out, job.config)
     assert (tmp_path / "reports" / "report.html").is_file()
     assert not _survivors(final)
+    print("\n".join(log))  # with -s: where the signals landed
