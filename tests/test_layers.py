@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Bottom to top. A module may import from its own layer or below, never above.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("cg", "cg.errors", "cg.files", "cg.interrupts"),
+    ("cg", "cg.errors", "cg.files"),
     ("cg.images", "cg.runtime", "cg.checkpoints", "cg.catalog", "cg.progress"),
     ("cg.config", "cg.losses"),
     ("cg.models", "cg.data"),

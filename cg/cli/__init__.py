@@ -9,8 +9,7 @@ declares its flags and sets ``func`` to the function that runs it.
 a command runs, so ``cg --help`` is quick.
 
 Every :class:`cg.errors.UserError` (and every argparse error) is printed as one line
-``error: …`` with exit status 2 and no traceback; Ctrl-C as ``error: interrupted`` with status
-130, and SIGTERM as ``error: terminated`` with status 143 (:mod:`cg.interrupts`).
+``error: …`` with exit status 2 and no traceback.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cg import __version__, interrupts
+from cg import __version__
 from cg.cli import bench, data, demo, fid, models, report, survey, train
 from cg.cli.args import Parser, add_config_flags, config_overrides
 from cg.errors import UserError
@@ -41,20 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     try:
-        with interrupts.handled(program=argv is None):  # argv None: this process's own command line
-            parser = build_parser()
-            try:
-                args = parser.parse_args(argv)
-            except SystemExit as e:  # --help, --version and argparse errors (already printed)
-                return e.code if isinstance(e.code, int) else 2
-            args.func(args)
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version and argparse errors (already printed)
+        return e.code if isinstance(e.code, int) else 2
+    try:
+        args.func(args)
     except UserError as e:
         sys.stderr.write(f"error: {e}\n")
         return 2
-    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (cg.interrupts.Terminated)
-        sys.stderr.flush()
-        return interrupts.report(e)
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
     return 0
 
 

@@ -28,12 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import papermill as pm
-
 from cg.config import PRESETS, WHERE_FIELDS, TrainConfig, make_config
-from cg.data import scan_dataset, synthesize
-from cg.data.synthetic import VERSION
 from cg.errors import UserError
+from cg.data.synthetic import VERSION
+from cg.data import scan_dataset, synthesize
+import papermill as pm
 from cg.report.runs.profiles import make_absolute
 
 #: The report's experiment names (R2, R4) and what each changes in the dataset's preset.
@@ -161,11 +160,7 @@ def dataset(
         if not folder.is_dir():
             tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
             shutil.rmtree(tmp, ignore_errors=True)
-            try:
-                synthesize(name, tmp, size=image_size, n_train=n_train, n_val=n_val, seed=seed)
-            except BaseException:  # Ctrl-C too: no half-made folder left behind
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
+            synthesize(name, tmp, size=image_size, n_train=n_train, n_val=n_val, seed=seed)
             try:
                 os.replace(tmp, folder)
             except OSError:
@@ -309,6 +304,7 @@ def notebook_defaults(notebook: str | Path) -> dict[str, Any]:
     """The values a notebook's ``parameters`` cell assigns (what papermill leaves when a
     parameter is not given); paths among them (keys ending in ``_dir`` or ``_root``) made
     absolute against the notebook's folder, where it runs."""
+
 
     notebook = Path(notebook)
     values: dict[str, Any] = {}
