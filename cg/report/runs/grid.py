@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cg.config import PRESETS, WHERE_FIELDS, TrainConfig, make_config
-from cg.errors import UserError
-from cg.data.synthetic import VERSION
-from cg.data import scan_dataset, synthesize
 import papermill as pm
+
+from cg.config import PRESETS, WHERE_FIELDS, TrainConfig, make_config
+from cg.data import scan_dataset, synthesize
+from cg.data.synthetic import VERSION
+from cg.errors import UserError
 from cg.report.runs.profiles import make_absolute
 
 #: The report's experiment names (R2, R4) and what each changes in the dataset's preset.
@@ -304,7 +305,6 @@ def notebook_defaults(notebook: str | Path) -> dict[str, Any]:
     """The values a notebook's ``parameters`` cell assigns (what papermill leaves when a
     parameter is not given); paths among them (keys ending in ``_dir`` or ``_root``) made
     absolute against the notebook's folder, where it runs."""
-
 
     notebook = Path(notebook)
     values: dict[str, Any] = {}

@@ -10,9 +10,9 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import torch
+
 from cg.report.runs.grid import Job
-import torch
-import torch
 
 __all__ = [
     "SMALL_STEP",
@@ -84,7 +84,6 @@ def default_layout(
     cores = cores or usable_cores()
     n = max(1, len(jobs))
     if jobs and _on_gpu(jobs):
-
         devices = tuple(range(torch.cuda.device_count()))
         count = workers or min(n, len(devices))
         return Layout(count, 1, devices, "one run per GPU" if not workers else "--workers")

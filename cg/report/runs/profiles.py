@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from cg.catalog import NAMES
 from cg.errors import UserError
-import yaml
 
 #: The notebooks in the report's order (figures 1-2, 3-9 and A1, 10-16, 17-20, tables R8).
 NOTEBOOKS = ("architecture", "cityscapes", "edges2shoes", "face2simpson", "survey")

@@ -23,6 +23,7 @@ folder keeps its last checkpoint, so the next ``cg report`` resumes.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import sys
 import threading
 import time
@@ -38,11 +39,10 @@ from concurrent.futures import (
 from typing import Any
 
 from cg.errors import UserError
+from cg.progress import progress_bar
 from cg.report.runs.grid import Job
 from cg.report.runs.layout import Layout, default_layout, expected_cost
 from cg.report.runs.worker import Outcome, init_worker, one_line, stop_token, tail, train_job
-import multiprocessing
-from cg.progress import progress_bar
 from cg.train.loop import run_is_complete
 from cg.train.run_dir import RunDir
 

@@ -8,19 +8,19 @@ when its first job arrives.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import time
 import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from cg.report.runs.grid import Job
-import signal
 import torch
+
+from cg.report.runs.grid import Job
 from cg.train.epoch import RunStopped
 from cg.train.loop import run_is_complete, train
 from cg.train.run_dir import RunDir
-import torch
 
 __all__ = ["LOG_TAIL", "Outcome", "init_worker", "stop_token", "train_job"]
 
@@ -69,7 +69,6 @@ def init_worker(threads: int | None, devices: Any, stop: Any) -> None:
     if devices is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(devices.get())
     if threads:
-
         torch.set_num_threads(threads)
 
 
@@ -83,7 +82,6 @@ def train_job(job: Job, threads: int | None = None, token: str = "") -> Outcome:
         return time.perf_counter() - started
 
     if threads:
-
         torch.set_num_threads(threads)
     log_path = RunDir(job.out).log_path
     try:
