@@ -141,18 +141,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", default="default")
     p.add_argument("--root", default=".", help="repository root with params/")
-    p.add_argument(
-        "-p",
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a parameter, e.g. -p seed=1000",
-    )
     args = p.parse_args(argv)
     params = profiles.load_profile(args.profile, args.root)["edges2shoes"]
-    for key, _, value in (kv.partition("=") for kv in args.param):
-        params[key] = type(params[key])(value) if key in params else value
     plan = grid.plan("edges2shoes", **{k: params[k] for k in grid.PARAMETERS if k in params})
     runs: list[Run] = finished.runs(plan, progress=False)["noadv"]
     curves = [c for c in (epoch_errors(r) for r in runs) if c is not None]

@@ -232,10 +232,6 @@ class Decision:
     decided_by: int | None
     reason: str = ""
 
-    @property
-    def two_sided(self) -> float:
-        return min(1.0, 2 * self.p) if np.isfinite(self.p) else math.nan
-
 
 def decide(
     rule: Rule,

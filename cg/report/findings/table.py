@@ -142,7 +142,6 @@ def over_seeds(
         _values=values,
         _estimates=[r["_estimates"][0] for r in rows],
         _gates=gates,
-        _decision=d,
         _facts={k: [x for r in rows for x in r["_facts"][k]] for k in first["_facts"]},
         test=f"{first['test']}; {rule.describe()}; {_how(len(rows))}",
         numbers=f"{_parts(rule, d)}; per seed (interval over its images): {per_image} "
