@@ -9,6 +9,7 @@ import dataclasses
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -157,7 +158,8 @@ def test_a_run_trained_by_a_worker_is_bitwise_the_run_trained_alone(tmp_path, on
     plan = _plan(tmp_path)
     outcomes = schedule.train_grid(plan.jobs, workers=2, threads=1, progress=False)
     assert [o.status for o in outcomes] == ["trained", "trained"]
-    assert len({o.where for o in outcomes}) == 2  # two worker processes, side by side
+    here = f"{socket.gethostname()}:{os.getpid()}"
+    assert here not in {o.where for o in outcomes}  # in the pool's processes, not this one
     for job in plan.jobs:
         alone = tmp_path / "alone" / job.name
         train(job.config, alone, progress=False, quiet=True)  # this process, one thread
@@ -222,6 +224,28 @@ def _report_cmd(tmp: Path, *extra: str) -> list[str]:
     return cmd + list(extra)
 
 
+def _default_signals() -> None:
+    """In the child, before exec: SIGINT's default action (a shell that starts pytest in the
+    background leaves it ignored, and Python would keep it so) and none blocked."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
+def _start(cmd: list[str], **kwargs) -> subprocess.Popen:
+    """``cmd`` in a session of its own (its group is its pid), as a terminal starts a command,
+    with the signals' default actions."""
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_default_signals,
+        **kwargs,
+    )
+
+
 def _children(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]
@@ -238,9 +262,7 @@ def _wait_for(condition, seconds: float, what: str) -> None:
 @pytest.mark.slow
 def test_ctrl_c_stops_every_worker_and_the_next_report_resumes(tmp_path):
     cmd = _report_cmd(tmp_path, "-p", "epochs=40", "-p", "n_seeds=1", "--workers", "2")
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
+    proc = _start(cmd)
     runs = tmp_path / "runs_dir"
     try:
         _wait_for(
@@ -278,6 +300,52 @@ def test_ctrl_c_stops_every_worker_and_the_next_report_resumes(tmp_path):
         assert len(RunDir(f).read_history()) == 40
 
 
+def test_a_run_another_process_writes_is_waited_for_then_resumed_or_reused(tmp_path):
+    import io
+    import threading
+
+    from cg.train.loop import train
+
+    def grid_in_thread(job):
+        out, result = io.StringIO(), {}
+        thread = threading.Thread(
+            target=lambda: result.update(
+                outcomes=schedule.train_grid([job], workers=1, progress=False, out=out)
+            )
+        )
+        thread.start()
+        note = f"waiting for {job.name} (process {os.getpid()})"
+        _wait_for(lambda: note in out.getvalue(), 60, "the worker to wait")
+        return thread, result, out
+
+    plan = _plan(tmp_path)
+    # a run its trainer left after one of its two epochs (it ended, or died): resumed
+    job = plan.job("adv")
+    train(dataclasses.replace(job.config, epochs=1), job.out, progress=False, quiet=True)
+    first = RunDir(job.out).read_history()
+    holder = RunDir(job.out)
+    holder.acquire()  # this process is "another trainer" to the worker's own open file
+    thread, result, out = grid_in_thread(job)
+    time.sleep(1.0)
+    assert thread.is_alive() and len(RunDir(job.out).read_history()) == 1  # still waiting
+    holder.release()
+    thread.join(timeout=120)
+    (outcome,) = result["outcomes"]
+    assert (outcome.status, outcome.waited_for) == ("trained", str(os.getpid()))
+    assert f"after waiting for process {os.getpid()}" in out.getvalue()
+    history = RunDir(job.out).read_history()
+    assert [r["epoch"] for r in history] == [1, 2] and history[:1] == first  # resumed
+    # a run its trainer finishes while the worker waits: reused, not trained again
+    job = plan.job("noadv")
+    holder = RunDir(job.out)
+    holder.acquire()
+    thread, result, out = grid_in_thread(job)
+    train(job.config, holder, progress=False, quiet=True)  # holds the lock, then gives it back
+    thread.join(timeout=120)
+    assert [o.status for o in result["outcomes"]] == ["reused"]
+    assert not RunDir(job.out).log_path.exists()  # the worker never wrote to it
+
+
 @pytest.mark.slow
 def test_two_reports_at_once_on_one_checkout_do_not_collide(tmp_path):
     before = set((REPO / "notebooks").iterdir())
@@ -299,6 +367,28 @@ def test_two_reports_at_once_on_one_checkout_do_not_collide(tmp_path):
     assert (tmp_path / "reports" / "report.html").is_file()
     seeds = profiles.load_profile("smoke", REPO)["edges2shoes"]["n_seeds"]
     assert len(list((tmp_path / "runs_dir").iterdir())) == 2 * seeds * 2  # 2 blocks, 2 runs
+
+
+@pytest.mark.slow
+def test_two_reports_sharing_runs_train_each_run_once(tmp_path):
+    seeds = profiles.load_profile("smoke", REPO)["edges2shoes"]["n_seeds"]
+    assert seeds == 2  # seeds 1, 2 and 2, 3: the runs of seed 2 are both reports'
+    procs = [
+        _start(_report_cmd(tmp_path, "-p", f"seed={seed}", "-p", "epochs=6"), cwd=REPO)
+        for seed in (1, 2)
+    ]
+    results = [p.communicate(timeout=600) for p in procs]
+    for p, (_out, err) in zip(procs, results):
+        assert p.returncode == 0, err
+    folders = sorted((tmp_path / "runs_dir").iterdir())
+    assert len(folders) == 3 * 2  # 3 seeds, 2 experiments
+    for f in folders:  # each trained by one worker, once
+        assert RunDir(f).log_path.read_text().count("--- ") == 1, f
+        assert [r["epoch"] for r in RunDir(f).read_history()] == list(range(1, 7))
+    lines = [ln.split() for out, _ in results for ln in out.splitlines()]
+    trained = [w[1] for w in lines if w[:1] == ["trained"]]
+    assert len(trained) == len(set(trained)) == 6  # no run trained by both reports
+    assert (tmp_path / "reports" / "report.html").is_file()
 
 
 def test_the_report_page_drops_progress_bar_widgets(tmp_path):

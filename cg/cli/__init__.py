@@ -9,7 +9,8 @@ declares its flags and sets ``func`` to the function that runs it.
 a command runs, so ``cg --help`` is quick.
 
 Every :class:`cg.errors.UserError` (and every argparse error) is printed as one line
-``error: …`` with exit status 2 and no traceback.
+``error: …`` with exit status 2 and no traceback; Ctrl-C as ``error: interrupted`` with status
+130, and SIGTERM as ``error: terminated`` with status 143 (:mod:`cg.errors`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cg import __version__
+from cg import __version__, errors
 from cg.cli import bench, data, demo, fid, models, report, survey, train
 from cg.cli.args import Parser, add_config_flags, config_overrides
 from cg.errors import UserError
@@ -40,19 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # --help, --version and argparse errors (already printed)
-        return e.code if isinstance(e.code, int) else 2
-    try:
-        args.func(args)
+        with errors.handled(program=argv is None):  # argv None: this process's own command line
+            parser = build_parser()
+            try:
+                args = parser.parse_args(argv)
+            except SystemExit as e:  # --help, --version and argparse errors (already printed)
+                return e.code if isinstance(e.code, int) else 2
+            args.func(args)
     except UserError as e:
         sys.stderr.write(f"error: {e}\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted\n")
-        return 130
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (cg.errors.Terminated)
+        sys.stderr.flush()
+        return errors.report(e)
     return 0
 
 

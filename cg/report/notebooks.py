@@ -10,9 +10,11 @@ is executed into ``reports/<name>.ipynb``; then all of them are joined into one 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -25,7 +27,7 @@ import papermill as pm
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
 
-from cg import __version__
+from cg import __version__, errors
 from cg.errors import UserError
 from cg.files import atomic_write_text, file_mode
 from cg.report.page.html import build_html, collect_findings, summary_markdown
@@ -54,12 +56,19 @@ def check_kernel(name: str = "python3") -> None:
     )
 
 
-def _kernel_manager_class(socket_dir: str | Path) -> type:
+def _kernel_manager_class(socket_dir: str | Path, kernels: list[Any]) -> type:
     """Kernels for the notebook runs over IPC sockets, not TCP ports: a local run needs no
     network port, and the kernel then has no reason to print its warning about unencrypted TCP
     into every run's log. The socket files are ``socket_dir/kernel-N``, a folder private to
     one notebook run (jupyter_client's default is ``kernel-ipc-N`` in the working folder, the
-    same names for every run: two reports at once would share them)."""
+    same names for every run: two reports at once would share them).
+
+    Each kernel starts in a session of its own (jupyter_client's way), so the terminal's Ctrl-C
+    reaches the conductor alone; its process goes into ``kernels`` as it starts, for
+    :func:`_stop_kernels`. When the report is interrupted the kernel is killed at once (with
+    its process group) instead of asked to shut down: asked in the middle of a cell, it would
+    close its sockets under the running cell and print the failed reply to the terminal.
+    """
 
     prefix = str(Path(socket_dir) / "kernel")
 
@@ -69,7 +78,26 @@ def _kernel_manager_class(socket_dir: str | Path) -> type:
             kwargs.setdefault("ip", prefix)
             super().__init__(**kwargs)
 
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            with errors.deferred():  # no kernel started that the conductor cannot stop
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+                kernels.append(self.provisioner.process)
+
+        async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+            now = now or errors.received() is not None
+            await super().shutdown_kernel(now=now, restart=restart)
+
     return IpcKernelManager
+
+
+def _stop_kernels(kernels: list[Any]) -> None:
+    """Kill the process group of every kernel still running (one left by an interrupt while it
+    started, before nbclient took charge of it) and wait for it."""
+    for process in kernels:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # its own session: pgid == pid
+            process.wait()
 
 
 def _declared(notebook: Path) -> set[str]:
@@ -121,6 +149,7 @@ def run_notebooks(
         print(f"[{i}/{len(names)}] {name}.ipynb -> {shown}", flush=True)
         start = time.perf_counter()
         sockets = tempfile.mkdtemp(prefix="cg-kernel-")
+        kernels: list[Any] = []
         try:
             pm.execute_notebook(
                 str(src),
@@ -129,7 +158,7 @@ def run_notebooks(
                 kernel_name="python3",
                 progress_bar=progress,
                 cwd=str(src_dir.resolve()),
-                kernel_manager_class=_kernel_manager_class(sockets),
+                kernel_manager_class=_kernel_manager_class(sockets, kernels),
             )
         except pm.PapermillExecutionError as e:
             last = (e.evalue or "").strip().splitlines()
@@ -138,6 +167,7 @@ def run_notebooks(
                 f"{last[-1] if last else ''} (executed copy: {shown})"
             ) from None
         finally:
+            _stop_kernels(kernels)
             shutil.rmtree(sockets, ignore_errors=True)
         times[name] = time.perf_counter() - start
         print(f"    {name}: {times[name]:.1f} s", flush=True)
@@ -283,7 +313,8 @@ def report(
             summary=summary_markdown(rows, total) if rows else "",
             run_logs={p.dataset: _run_logs(p) for p in plans},
         )
-        _publish(stage, out)
+        with errors.deferred():  # all of the report's files, or none
+            _publish(stage, out)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     html = out / "report.html"

@@ -16,7 +16,9 @@ The checkpoint is the source of truth: it carries the history too, and ``history
 rewritten from it. Floats in ``history.csv`` are written with ``repr`` so they read back exactly.
 
 The lock is an advisory ``flock`` on ``.lock``: the kernel drops it when its process ends, so a
-trainer killed by SIGKILL leaves no lock that blocks the next one.
+trainer killed by SIGKILL leaves no lock that blocks the next one. ``.lock`` holds the id of
+the process that holds it; one who wants the folder meanwhile may wait for it
+(:meth:`RunDir.acquire`, as ``cg report``'s workers do for a run that another report trains).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import math
 import os
 import re
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,18 @@ HISTORY_COLUMNS: tuple[str, ...] = (
 )
 
 _EPOCH_FILE = re.compile(r"epoch_(\d{4,})\.pt")
+
+
+class RunBusy(UserError):
+    """Another process holds the run folder's lock (it is writing the run)."""
+
+    def __init__(self, root: Path, holder: str) -> None:
+        self.holder = holder
+        super().__init__(
+            f"{root} is being written by another trainer"
+            f"{f' (process {holder})' if holder else ''}; wait for it to finish, or train "
+            "into another --out"
+        )
 
 
 class RunDir:
@@ -108,8 +123,17 @@ class RunDir:
 
     # --- state -------------------------------------------------------------------------------
     def exists(self) -> bool:
-        """Whether the folder holds (part of) a run."""
-        return any(p.exists() for p in (self.last, self.history_path, self.config_path))
+        """Whether the folder holds (part of) a run: a checkpoint, or a history with an epoch.
+        A start stopped before its first checkpoint leaves only ``config.json`` and an empty
+        history: no run yet, so the next start begins it again."""
+        if self.last.exists():
+            return True
+        if not self.history_path.exists():
+            return False
+        try:
+            return bool(self.read_history())
+        except UserError:
+            return True
 
     def is_complete(self, cfg: Any, data_fingerprint: str | None = None) -> bool:
         """True if the folder holds a finished run (all ``cfg.epochs``) of ``cfg``, up to the
@@ -132,23 +156,29 @@ class RunDir:
         return not diff and len(rows) >= cfg.epochs
 
     # --- the lock ----------------------------------------------------------------------------
-    def acquire(self) -> None:
-        """Take the folder's lock (creating the folder); a UserError naming the folder when
-        another process holds it. Held until :meth:`release` or the end of the process."""
+    def acquire(self, *, waiting: Callable[[str], bool] | None = None, poll: float = 0.5) -> None:
+        """Take the folder's lock (creating the folder). When another process holds it: a
+        :class:`RunBusy` error naming the folder and that process; or, with ``waiting``, wait
+        for it, calling ``waiting(pid)`` every ``poll`` seconds until the lock is free (the
+        holder ended, or died: the kernel drops its lock), or ``waiting`` returns False (then
+        the error). Held until :meth:`release` or the end of the process."""
         if self._lock_fd is not None:
             return
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, file_mode())
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                    if waiting is None or not waiting(holder):
+                        raise RunBusy(self.root, holder) from None
+                    time.sleep(poll)
+        except BaseException:
             os.close(fd)
-            raise UserError(
-                f"{self.root} is being written by another trainer"
-                f"{f' (process {holder})' if holder else ''}; wait for it to finish, or train "
-                "into another --out"
-            ) from None
+            raise
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._lock_fd = fd

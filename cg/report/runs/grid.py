@@ -161,7 +161,11 @@ def dataset(
         if not folder.is_dir():
             tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
             shutil.rmtree(tmp, ignore_errors=True)
-            synthesize(name, tmp, size=image_size, n_train=n_train, n_val=n_val, seed=seed)
+            try:
+                synthesize(name, tmp, size=image_size, n_train=n_train, n_val=n_val, seed=seed)
+            except BaseException:  # Ctrl-C too: no half-made folder left behind
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
             try:
                 os.replace(tmp, folder)
             except OSError:

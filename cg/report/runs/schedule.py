@@ -24,25 +24,38 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import queue
+import signal
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import (
+    FIRST_COMPLETED,
     Executor,
     Future,
     ProcessPoolExecutor,
     ThreadPoolExecutor,
-    as_completed,
+    wait,
 )
 from typing import Any
 
+from cg import errors
 from cg.errors import UserError
 from cg.progress import progress_bar
 from cg.report.runs.grid import Job
 from cg.report.runs.layout import Layout, default_layout, expected_cost
-from cg.report.runs.worker import Outcome, init_worker, one_line, stop_token, tail, train_job
+from cg.report.runs.worker import (
+    SIGNALS,
+    Outcome,
+    init_notes,
+    init_worker,
+    one_line,
+    stop_token,
+    tail,
+    train_job,
+)
 from cg.train.loop import run_is_complete
 from cg.train.run_dir import RunDir
 
@@ -50,6 +63,13 @@ __all__ = ["GridFailed", "dask_executor", "local_executor", "train_grid"]
 
 #: Seconds a local worker has, after Ctrl-C, to stop its run before it is terminated.
 STOP_GRACE = 60.0
+
+#: What :func:`local_executor` and :func:`dask_executor` give: the executor, what stops its
+#: runs, and the queue of the workers' notes (None where they cannot send any).
+Executing = tuple[Executor, Callable[[], None], Any]
+
+#: Seconds between two looks at the workers' notes while the runs train.
+NOTE_POLL = 0.5
 
 
 class GridFailed(UserError):
@@ -69,17 +89,21 @@ class GridFailed(UserError):
 
 
 @contextlib.contextmanager
-def local_executor(layout: Layout, token: str) -> Iterator[tuple[Executor, Callable[[], None]]]:
-    """This machine's executor for ``layout`` and what stops its runs.
+def local_executor(layout: Layout, token: str) -> Iterator[Executing]:
+    """This machine's executor for ``layout``, what stops its runs, and its workers' notes.
 
     One worker runs in a thread of this process (a run with every thread, as a notebook
     would train it); more are processes started fresh (``spawn``: no state inherited from
-    this process), each with its threads set once.
+    this process), each with its threads set once, in a session of its own: the terminal's
+    Ctrl-C reaches the conductor alone, which stops them (:func:`submit`, :func:`init_worker`).
     """
     if layout.workers == 1 and not layout.devices:
-        pool: Executor = ThreadPoolExecutor(1, thread_name_prefix="cg-run")
+        notes: Any = queue.SimpleQueue()
+        pool: Executor = ThreadPoolExecutor(
+            1, thread_name_prefix="cg-run", initializer=init_notes, initargs=(notes,)
+        )
         try:
-            yield pool, lambda: stop_token(token)
+            yield pool, lambda: stop_token(token), notes
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return
@@ -91,11 +115,12 @@ def local_executor(layout: Layout, token: str) -> Iterator[tuple[Executor, Calla
         for i in range(layout.workers):
             devices.put(layout.devices[i % len(layout.devices)])
     event = ctx.Event()
+    notes = ctx.SimpleQueue()
     procs = ProcessPoolExecutor(
         layout.workers,
         mp_context=ctx,
         initializer=init_worker,
-        initargs=(layout.threads, devices, event),
+        initargs=(layout.threads, devices, event, notes),
     )
 
     def stop() -> None:
@@ -113,11 +138,28 @@ def local_executor(layout: Layout, token: str) -> Iterator[tuple[Executor, Calla
             raise
         finally:
             timer.cancel()
+            for child in children:
+                child.join()
 
     try:
-        yield procs, stop
+        yield procs, stop, notes
     finally:
         procs.shutdown(wait=True, cancel_futures=True)
+
+
+def submit(pool: Executor, job: Job, threads: int | None, token: str) -> Future:
+    """Hand ``job`` to ``pool``. A local pool starts its processes here: with the terminal's
+    signals blocked, a mask they inherit, so that none lands in a worker before it has left
+    the terminal's process group; and whole (a signal waits for the end), so that no process
+    starts that the pool does not know of."""
+    with errors.deferred():
+        if threading.current_thread() is threading.main_thread():
+            before = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+            try:
+                return pool.submit(train_job, job, threads, token)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        return pool.submit(train_job, job, threads, token)
 
 
 def _terminate(children: Sequence[Any]) -> None:
@@ -126,9 +168,7 @@ def _terminate(children: Sequence[Any]) -> None:
 
 
 @contextlib.contextmanager
-def dask_executor(
-    address: str, token: str, *, timeout: float = 10.0
-) -> Iterator[tuple[Executor, Callable[[], None]]]:
+def dask_executor(address: str, token: str, *, timeout: float = 10.0) -> Iterator[Executing]:
     """A Dask cluster's executor (its scheduler at ``address``) and what stops its runs: the
     grid's tasks cancelled, and each worker told to stop this grid's runs before their next
     step (a running task cannot be cancelled from outside its thread)."""
@@ -154,7 +194,7 @@ def dask_executor(
             client.run(stop_token, token)
 
     try:
-        yield pool, stop
+        yield pool, stop, None
     finally:
         with contextlib.suppress(Exception):
             pool.shutdown(wait=False)
@@ -209,20 +249,25 @@ def train_grid(
     total = len(outcomes) + len(todo)
     print(f"grid: {len(todo)} of {total} runs to train on {where}", file=stream, flush=True)
     started = time.perf_counter()
-    with executor as (pool, stop):
+    with executor as (pool, stop, notes):
         futures: dict[Future, Job] = {}
         try:
             for job in todo:
-                futures[pool.submit(train_job, job, layout.threads, token)] = job
+                futures[submit(pool, job, layout.threads, token)] = job
             bar = progress_bar(total=len(todo), progress=progress, desc="grid", unit="run")
             with bar:
-                for future in as_completed(futures):
-                    outcome = _outcome(future, futures[future])
-                    outcomes[outcome.name] = outcome
-                    bar.write(outcome.line(), file=stream)
-                    if outcome.log_tail:
-                        bar.write(_indent(outcome.log_tail), file=stream)
-                    bar.update(1)
+                pending = set(futures)
+                while pending:
+                    done, pending = wait(pending, timeout=NOTE_POLL, return_when=FIRST_COMPLETED)
+                    for line in _drain(notes):  # e.g. waiting for a run another report trains
+                        bar.write(line, file=stream)
+                    for future in done:
+                        outcome = _outcome(future, futures[future])
+                        outcomes[outcome.name] = outcome
+                        bar.write(outcome.line(), file=stream)
+                        if outcome.log_tail:
+                            bar.write(_indent(outcome.log_tail), file=stream)
+                        bar.update(1)
         except KeyboardInterrupt:
             stop()
             raise
@@ -237,6 +282,14 @@ def train_grid(
     if failed:
         raise GridFailed(failed)
     return [outcomes[j.name] for j in jobs]
+
+
+def _drain(notes: Any) -> list[str]:
+    """The notes the workers sent since the last look."""
+    lines: list[str] = []
+    while notes is not None and not notes.empty():
+        lines.append(notes.get())
+    return lines
 
 
 def _outcome(future: Future, job: Job) -> Outcome:
