@@ -122,6 +122,11 @@ class TrainConfig:
     feedback_subset: int = _opt(
         64, "R5: size of the fixed training subset for D feedback (and for --precise-bn)"
     )
+    val_subset: int = _opt(
+        0,
+        "R5: the per-epoch validation metrics (history.csv, the curves) on the first N "
+        "validation images of each domain (0 = all of them)",
+    )
     precise_bn: bool = _opt(
         True,
         "before each epoch's evaluation and checkpoint, recompute the generators' BatchNorm "
@@ -212,7 +217,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     if not 0.0 <= cfg.cache_gib < float("inf"):
         raise UserError(f"cache_gib={cfg.cache_gib} must be a finite number >= 0")
     nonneg = ("max_train_images", "max_val_images", "num_workers", "lr_decay_epochs")
-    for name in nonneg + ("pool_size", "checkpoint_every", "feedback_subset", "fid_every"):
+    subsets = ("feedback_subset", "val_subset")
+    for name in nonneg + ("pool_size", "checkpoint_every", *subsets, "fid_every"):
         if getattr(cfg, name) < 0:
             raise UserError(f"{name}={getattr(cfg, name)} must not be negative")
     if cfg.image_size % 16:

@@ -13,9 +13,11 @@ from torch import nn
 from cg.checkpoints import load_checkpoint
 from cg.config import config_from_dict, make_config
 from cg.data import DomainDataset, scan_dataset
+from cg.eval.metrics import pixel_error
 from cg.models import UNet, build_generator
 from cg.train.batchnorm import recompute_running_stats
 from cg.train.loop import train
+from cg.translate import load_generator, translate_batch
 
 
 def _unet(seed: int = 0) -> UNet:
@@ -154,3 +156,21 @@ def test_checkpoint_holds_the_statistics_of_its_weights_on_the_training_subset(r
         for (key, got), want in zip(g.state_dict().items(), expected.state_dict().values()):
             if key.endswith(("running_mean", "running_var")):
                 torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5, msg=f"{name}.{key}")
+
+
+def test_val_subset_measures_the_curves_on_the_first_validation_images(synth, tmp_path):
+    """``val_subset=N``: each epoch's validation metrics are those of the first N validation
+    images (of the checkpoint written at that epoch), the same images every epoch."""
+    data = synth("edges2shoes", n_train=8, n_val=6)
+    cfg = make_config(
+        "edges2shoes", **TINY, data=str(data), epochs=1, device="cpu", seed=2, val_subset=2
+    )
+    history = train(cfg, tmp_path / "run", progress=False, quiet=True)
+    g, _ = load_generator(tmp_path / "run" / "checkpoints" / "last.pt", "ab")
+    files = scan_dataset(str(data)).val_a
+    assert len(files) == 6
+    a, b = (torch.stack([DomainDataset(files, 32, half=h)[i] for i in range(6)]) for h in "ab")
+    with torch.inference_mode():
+        errors = pixel_error(translate_batch(g, a), b)
+    assert history["pixel_error_ab_val"].iloc[0] == pytest.approx(float(errors[:2].mean()))
+    assert float(errors[:2].mean()) != pytest.approx(float(errors.mean()))

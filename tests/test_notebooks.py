@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -354,3 +355,31 @@ def test_build_html_hides_code_parameters_and_progress(tmp_path):
     assert "a printed table" in text
     for hidden in ("secret_parameter", "hidden_source_line", "epoch 1/2"):
         assert hidden not in text
+
+
+def test_smoke_report_profiles_its_build(smoke, capsys):
+    """profile.csv accounts for the build: each run's parts add up to no more than its time in
+    its worker, every notebook's cells to its wall time, and the stages to the total."""
+    from cg.report import timing
+
+    tmp, _ = smoke
+    frame = timing.read(tmp / "reports" / "profile.csv")
+    assert set(frame.stage) == {"plan", "grid", "notebooks", "page", "total"}
+    runs = frame[(frame.stage == "grid") & (frame.item != "(grid)")]
+    assert set(runs.part) == {"steps", "evaluation", "samples", "checkpoint", "other"}
+    assert len(set(runs.item)) == len(list((tmp / "runs_dir").iterdir()))
+    assert (runs.groupby("item").seconds.sum() > 0).all() and (runs.seconds >= 0).all()
+    steps = runs[runs.part == "steps"].seconds.sum()
+    assert steps > runs[runs.part == "samples"].seconds.sum()
+    wall = frame[frame.part == "wall"].seconds.item()
+    idle = frame[frame.part == "idle"].seconds.item()
+    workers = (runs.seconds.sum() + idle) / wall  # the processes that trained, over the wall
+    assert abs(workers - round(workers)) < 0.05 and 1 <= round(workers) <= (os.cpu_count() or 1)
+    total = frame[frame.part == "total"].seconds.item()
+    stages = frame[frame.stage.isin(["plan", "notebooks", "page"])].seconds.sum() + wall
+    assert stages <= total + 0.01 and stages >= 0.9 * total
+    names = {i.split(":")[0] for i in frame[frame.stage == "notebooks"].item}
+    assert names == set(profiles.NOTEBOOKS)
+    assert timing.main([str(tmp / "reports" / "profile.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "| grid (wall) |" in out and "runs: steps (worker-s)" in out

@@ -226,8 +226,9 @@ def build_pipeline(
         )
     k = cfg.feedback_subset or cfg.sample_count
     evaluation: dict[str, list[Dataset]] = {}
+    v = cfg.val_subset or None
     for split_name, fa, fb in (
-        ("val", files.val_a, files.val_b),
+        ("val", files.val_a[:v], files.val_b[:v]),
         ("train", files.train_a[:k], files.train_b[:k]),
     ):
         if pairs_on_disk:

@@ -30,6 +30,7 @@ from jupyter_client.manager import AsyncKernelManager
 from cg import __version__, errors
 from cg.errors import UserError
 from cg.files import atomic_write_text, file_mode
+from cg.report import timing
 from cg.report.page.html import build_html, collect_findings, summary_markdown
 from cg.report.runs import grid, schedule
 from cg.report.runs.profiles import NOTEBOOKS, data_roots, load_profile, make_absolute
@@ -284,11 +285,14 @@ def report(
             params[name].setdefault("results_dir", str(results.resolve()))
         start = time.perf_counter()
         plans = grid.report_plans({n: params[n] for n in names}, root / "notebooks")
+        spent = [timing.row("plan", "(plan)", "plan", time.perf_counter() - start)]
         jobs = [j for p in plans for j in p.jobs]
         if jobs:
-            schedule.train_grid(
+            began = time.perf_counter()
+            outcomes = schedule.train_grid(
                 jobs, workers=workers, threads=threads, scheduler=scheduler, progress=progress
             )
+            spent += timing.grid_rows(outcomes, time.perf_counter() - began)
         try:
             times = run_notebooks(
                 params,
@@ -302,6 +306,9 @@ def report(
             _publish(stage, out)  # the executed copy of the failing notebook, to look at
             raise
         executed = [stage / f"{n}.ipynb" for n in times]
+        for path, seconds in zip(executed, times.values()):
+            spent += timing.notebook_rows(path, seconds)
+        paging = time.perf_counter()
         done = [n for n in NOTEBOOKS if n in times]
         rows = collect_findings(results, done, stage / "findings.csv")
         total = time.perf_counter() - start
@@ -313,6 +320,9 @@ def report(
             summary=summary_markdown(rows, total) if rows else "",
             run_logs={p.dataset: _run_logs(p) for p in plans},
         )
+        spent.append(timing.row("page", "(page)", "page", time.perf_counter() - paging))
+        spent.append(timing.row("total", "(report)", "total", time.perf_counter() - start))
+        timing.write(spent, stage / "profile.csv")
         with errors.deferred():  # all of the report's files, or none
             _publish(stage, out)
     finally:

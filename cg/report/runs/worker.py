@@ -37,7 +37,10 @@ LOG_TAIL = 15
 class Outcome:
     """What became of one job: ``trained``, ``reused``, ``failed`` or ``stopped``; its wall
     seconds in the worker, where it ran (``host:pid``), and for a failure the error and the end
-    of its log."""
+    of its log. ``began`` is when the worker took the job (``time.time()``), and ``phases``
+    where a trained run's seconds went, summed over the epochs trained here (``steps_s``,
+    ``evaluation_s``, ``samples_s``, ``checkpoint_s``, ``epoch_s``: see
+    :func:`cg.train.loop.train`'s ``timings``), for the build's profile."""
 
     name: str
     status: str
@@ -46,6 +49,8 @@ class Outcome:
     error: str = ""
     log_tail: str = ""
     waited_for: str = ""  # the process that held the run folder while this worker waited
+    began: float = 0.0
+    phases: tuple[tuple[str, float], ...] = ()
 
     def line(self) -> str:
         text = f"{self.status} {self.name} in {self.seconds:.1f} s ({self.where})"
@@ -108,6 +113,7 @@ def train_job(job: Job, threads: int | None = None, token: str = "") -> Outcome:
     """
 
     where = f"{socket.gethostname()}:{os.getpid()}"
+    began = time.time()
     started = time.perf_counter()
     waited: list[str] = []
 
@@ -124,28 +130,44 @@ def train_job(job: Job, threads: int | None = None, token: str = "") -> Outcome:
         torch.set_num_threads(threads)
     run = RunDir(job.out)
     if _stopping(token):  # a run handed out just before the stop
-        return Outcome(job.name, "stopped", took(), where)
+        return Outcome(job.name, "stopped", took(), where, began=began)
     try:
         if run_is_complete(job.out, job.config):
-            return Outcome(job.name, "reused", took(), where)
+            return Outcome(job.name, "reused", took(), where, began=began)
         try:
             run.acquire(waiting=waiting, poll=WAIT_POLL)
         except RunBusy:  # told to stop while waiting
-            return Outcome(job.name, "stopped", took(), where, waited_for=_first(waited))
+            return Outcome(
+                job.name, "stopped", took(), where, waited_for=_first(waited), began=began
+            )
         try:
             if run_is_complete(job.out, job.config):  # finished by the process waited for
-                return Outcome(job.name, "reused", took(), where, waited_for=_first(waited))
-            outcome = _train(job, run, token, where)
+                return Outcome(
+                    job.name, "reused", took(), where, waited_for=_first(waited), began=began
+                )
+            status, error, log_tail, phases = _train(job, run, token, where)
         finally:
             run.release()
     except Exception as e:  # before the log could be opened: the folder, the data
-        return Outcome(job.name, "failed", took(), where, one_line(e), waited_for=_first(waited))
-    return Outcome(job.name, outcome[0], took(), where, *outcome[1:], waited_for=_first(waited))
+        return Outcome(
+            job.name, "failed", took(), where, one_line(e), waited_for=_first(waited), began=began
+        )
+    waited_for = _first(waited)
+    return Outcome(job.name, status, took(), where, error, log_tail, waited_for, began, phases)
 
 
-def _train(job: Job, run: RunDir, token: str, where: str) -> tuple[str, ...]:
+def _train(
+    job: Job, run: RunDir, token: str, where: str
+) -> tuple[str, str, str, tuple[tuple[str, float], ...]]:
     """Train ``job`` into ``run`` (its lock held), its lines per epoch appended to its log:
-    ``("trained",)``, ``("stopped",)`` or ``("failed", error, log tail)``."""
+    the status (``trained``, ``stopped`` or ``failed``), the error and the log's tail of a
+    failure, and where the seconds of the epochs trained went (:attr:`Outcome.phases`)."""
+    timings: list[dict[str, float]] = []
+
+    def phases() -> tuple[tuple[str, float], ...]:
+        keys = [k for k in (timings[0] if timings else {}) if k != "epoch"]
+        return tuple((k, float(sum(t[k] for t in timings))) for k in keys)
+
     with open(run.log_path, "a", encoding="utf-8") as log:
         log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {where}\n")
         log.flush()
@@ -157,14 +179,15 @@ def _train(job: Job, run: RunDir, token: str, where: str) -> tuple[str, ...]:
                 progress=False,
                 log=log,
                 stop=lambda: _stopping(token),
+                timings=timings,
             )
         except RunStopped:
-            return ("stopped",)
+            return ("stopped", "", "", phases())
         except Exception as e:  # a failed run is reported, and the grid goes on
             log.write(traceback.format_exc())
             log.flush()
-            return ("failed", one_line(e), tail(run.log_path))
-    return ("trained",)
+            return ("failed", one_line(e), tail(run.log_path), phases())
+    return ("trained", "", "", phases())
 
 
 def _first(waited: list[str]) -> str:
