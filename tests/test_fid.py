@@ -573,3 +573,17 @@ def test_cli_kid_on_24_images_has_a_spread_and_names_protocol_and_subsets(
     assert mean > 0 and std > 1e-3  # subsets of 12 of 24 differ (of 24 they would not: 0)
     assert "generated 24 (24 jpg); generated JPEG/WebP files are measured with their" in out
     assert "299x299 (PIL bicubic, antialiased, on the float image, not rounded: clean-fid" in out
+
+
+def test_channels_last_features_match_the_default_layout(torch_home) -> None:
+    """The channels-last network (the report's KID) gives the default layout's features, up to
+    the order of the sums."""
+    rng = np.random.default_rng(5)
+    imgs = torch.from_numpy(np.stack([_scene(rng, 32, "real") for _ in range(4)]))
+    imgs = imgs.permute(0, 3, 1, 2).float() / 127.5 - 1
+    plain = torch.cat(list(FidEvaluator("cpu").features([imgs])))
+    fast = FidEvaluator("cpu", channels_last=True)
+    assert fast.extractor.channels_last
+    last = torch.cat(list(fast.features([imgs])))
+    assert last.shape == plain.shape == (4, 2048)
+    assert torch.allclose(last, plain, rtol=1e-4, atol=1e-4)

@@ -78,8 +78,11 @@ class FidEvaluator:
     """FID of generated images against real sets whose statistics are computed once, under
     the legacy protocol (the ``fid_*_val`` history columns).
 
-    The network is loaded once. Real statistics are cached in memory and, with ``cache_dir``,
-    on disk as ``fid-<key>-<hash>.pt`` (atomic write) keyed by ``key`` and the weights' SHA-256;
+    The network is loaded once; ``channels_last`` runs it in that memory layout (the features
+    then differ from the default layout's by about 1e-5, from the order of the sums; measured
+    on a 2-core AMD EPYC: 1.44x the rate). Real statistics are cached in memory and, with
+    ``cache_dir``, on disk as ``fid-<key>-<hash>.pt`` (atomic write) keyed by ``key`` and the
+    weights' SHA-256;
     ``key`` must name the real image set exactly (dataset, split, domain, image size), as the
     cache is reused whenever the key and the weights match.
     """
@@ -90,10 +93,13 @@ class FidEvaluator:
         weights: str | Path | None = None,
         cache_dir: Path | None = None,
         batch_size: int = 32,
+        channels_last: bool = False,
     ):
         self.device = resolve_device(device)
         self.source: WeightsSource = find_fid_weights(weights)
         self.extractor = InceptionFeatures(load_fid_network(self.source)).to(self.device)
+        if channels_last:
+            self.extractor.use_channels_last()
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.batch_size = batch_size
         self._stats: dict[str, FeatureStats] = {}

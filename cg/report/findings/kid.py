@@ -31,7 +31,8 @@ from cg.report.findings import stats as S
 
 def features(images: torch.Tensor) -> np.ndarray:
     """Inception pool features of images in [-1, 1], (N, 2048) float64 (the network of
-    :class:`cg.eval.fid.columns.FidEvaluator`, loaded once). The features of the last
+    :class:`cg.eval.fid.columns.FidEvaluator`, loaded once, in the channels-last layout). The
+    features of the last
     :data:`REMEMBERED` image sets are kept by content: the real validation images, the same for
     every seed of a block, pass through the network once."""
 
@@ -42,7 +43,7 @@ def features(images: torch.Tensor) -> np.ndarray:
         _REMEMBERED.move_to_end(key)
         return _REMEMBERED[key]
     if _EVALUATOR is None:
-        _EVALUATOR = FidEvaluator("cpu")
+        _EVALUATOR = FidEvaluator("cpu", channels_last=True)
     out = torch.cat(list(_EVALUATOR.features([x]))).double().numpy()
     out.setflags(write=False)  # shared between callers
     _REMEMBERED[key] = out
