@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +70,26 @@ def settle_batch_norm(checkpoint: Path, data: Path, out: Path) -> Path:
     keep = {k: v for k, v in state.items() if k not in ("format", "version", "cg_version")}
     save_checkpoint(out, keep)
     return out
+
+
+def _default_signals() -> None:
+    """In the child, before exec: SIGINT's default action (a shell that starts pytest in the
+    background leaves it ignored, and Python would keep it so) and none blocked."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
+def start_as_terminal(cmd: list[str], **kwargs: Any) -> subprocess.Popen:
+    """``cmd`` in a session of its own (its group is its pid), as a terminal starts a command,
+    with the signals' default actions, whatever pytest itself was started with; its stdout and
+    stderr piped as text."""
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_default_signals,
+        **kwargs,
+    )

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from helpers import start_as_terminal
 
 from cg.checkpoints import load_checkpoint
 from cg.report.runs import grid, layout, profiles, schedule
@@ -224,28 +225,6 @@ def _report_cmd(tmp: Path, *extra: str) -> list[str]:
     return cmd + list(extra)
 
 
-def _default_signals() -> None:
-    """In the child, before exec: SIGINT's default action (a shell that starts pytest in the
-    background leaves it ignored, and Python would keep it so) and none blocked."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, set())
-
-
-def _start(cmd: list[str], **kwargs) -> subprocess.Popen:
-    """``cmd`` in a session of its own (its group is its pid), as a terminal starts a command,
-    with the signals' default actions."""
-    return subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=_default_signals,
-        **kwargs,
-    )
-
-
 def _children(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]
@@ -262,7 +241,7 @@ def _wait_for(condition, seconds: float, what: str) -> None:
 @pytest.mark.slow
 def test_ctrl_c_stops_every_worker_and_the_next_report_resumes(tmp_path):
     cmd = _report_cmd(tmp_path, "-p", "epochs=40", "-p", "n_seeds=1", "--workers", "2")
-    proc = _start(cmd)
+    proc = start_as_terminal(cmd)
     runs = tmp_path / "runs_dir"
     try:
         _wait_for(
@@ -374,7 +353,7 @@ def test_two_reports_sharing_runs_train_each_run_once(tmp_path):
     seeds = profiles.load_profile("smoke", REPO)["edges2shoes"]["n_seeds"]
     assert seeds == 2  # seeds 1, 2 and 2, 3: the runs of seed 2 are both reports'
     procs = [
-        _start(_report_cmd(tmp_path, "-p", f"seed={seed}", "-p", "epochs=6"), cwd=REPO)
+        start_as_terminal(_report_cmd(tmp_path, "-p", f"seed={seed}", "-p", "epochs=6"), cwd=REPO)
         for seed in (1, 2)
     ]
     results = [p.communicate(timeout=600) for p in procs]

@@ -15,13 +15,13 @@ import contextlib
 import os
 import random
 import signal
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
 import psutil
+from helpers import start_as_terminal
 
 from cg.report.runs import grid, profiles
 from cg.train.loop import run_is_complete
@@ -43,12 +43,6 @@ EPOCHS = 4
 GRID_SEED = 7  # the report that the grid, notebook and page attempts take forward
 
 
-def _default_signals() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, set())
-
-
 def _cmd(tmp: Path, runs: str, seed: int, notebook: str = "edges2shoes") -> list[str]:
     cmd = [sys.executable, "-m", "cg", "report", "--profile", "smoke", "--root", str(REPO)]
     cmd += ["--only", notebook, "--out", str(tmp / "reports"), "--no-progress"]
@@ -64,14 +58,7 @@ class Report:
 
     def __init__(self, cmd: list[str]) -> None:
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-            preexec_fn=_default_signals,
-        )
+        self.proc = start_as_terminal(cmd)
         self.lines: list[tuple[float, str]] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -228,13 +215,7 @@ sys.exit(errors.ending(0))
 def test_a_signal_as_the_command_ends_never_meets_the_default_action():
     """Python puts the default actions back as its teardown begins; the command's process ends
     before that teardown, so a SIGTERM at its very end is never the default kill (status -15)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", TEARDOWN],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_default_signals,
-    )
+    proc = start_as_terminal([sys.executable, "-c", TEARDOWN])
     assert proc.stdout.readline() == "done\n"
     time.sleep(0.5)  # the exit functions have run: without the fix, the teardown sleeps here
     with contextlib.suppress(ProcessLookupError):
