@@ -32,9 +32,9 @@ from cg.report.findings import stats as S
 def features(images: torch.Tensor) -> np.ndarray:
     """Inception pool features of images in [-1, 1], (N, 2048) float64 (the network of
     :class:`cg.eval.fid.columns.FidEvaluator`, loaded once, in the channels-last layout). The
-    features of the last
-    :data:`REMEMBERED` image sets are kept by content: the real validation images, the same for
-    every seed of a block, pass through the network once."""
+    features of the last :data:`REMEMBERED` image sets are kept by content: real validation
+    images that every seed of a block shares (a real dataset's; the built-in data is drawn
+    anew for each seed) pass through the network once."""
 
     global _EVALUATOR
     x = images.detach().cpu().contiguous()
