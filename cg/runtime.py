@@ -79,6 +79,18 @@ def cpu_has_native_bf16() -> bool:
     )
 
 
+def report_precision(precision: str, device: torch.device) -> str:
+    """A report's ``precision`` parameter as a run's: ``auto`` is bf16 autocast on a CPU with
+    bf16 hardware (:func:`cpu_has_native_bf16`) and fp32 elsewhere (GPUs included: the report's
+    small networks gain nothing there); fp32, bf16 and fp16 stay as given."""
+    if precision == "auto":
+        return "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32"
+    known = ("fp32", *_DTYPES)  # what autocast takes
+    if precision not in known:
+        raise UserError(f"precision={precision!r} is not one of auto, {', '.join(known)}")
+    return precision
+
+
 def cpu_name() -> str:
     """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
     try:

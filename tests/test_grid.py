@@ -104,6 +104,24 @@ def test_run_folder_depends_only_on_what_decides_the_result(tmp_path):
     assert _plan(tmp_path, data_root=str(moved)).job("noadv").out != job.out
 
 
+def test_precision_auto_is_bf16_only_on_a_cpu_with_bf16_hardware(tmp_path, monkeypatch):
+    from cg import runtime
+    from cg.errors import UserError
+
+    fp32 = _plan(tmp_path).job("adv")
+    assert fp32.config.precision == "fp32"  # the notebooks' default
+    for hardware, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda h=hardware: h)
+        auto = _plan(tmp_path, precision="auto").job("adv")
+        assert auto.config.precision == expected
+        # the run folder names what was resolved: a bf16 run never stands in for an fp32 one
+        assert (auto.out == fp32.out) == (expected == "fp32")
+    assert runtime.report_precision("auto", torch.device("cuda")) == "fp32"
+    assert _plan(tmp_path, precision="bf16").job("adv").config.precision == "bf16"
+    with pytest.raises(UserError, match="precision='half' is not one of auto, fp32"):
+        _plan(tmp_path, precision="half")
+
+
 def test_a_moved_dataset_finds_its_finished_run_and_resumes_an_unfinished_one(tmp_path):
     from cg.train.loop import run_is_complete, train
 

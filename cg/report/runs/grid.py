@@ -28,13 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import papermill as pm
-
 from cg.config import PRESETS, WHERE_FIELDS, TrainConfig, make_config
 from cg.data import scan_dataset, synthesize
 from cg.data.synthetic import VERSION
 from cg.errors import UserError
 from cg.report.runs.profiles import make_absolute
+from cg.runtime import report_precision, resolve_device
 
 #: The report's experiment names (R2, R4) and what each changes in the dataset's preset.
 EXPERIMENTS: dict[str, dict[str, Any]] = {
@@ -66,6 +65,7 @@ PARAMETERS = (
     "n_train",
     "n_val",
     "device",
+    "precision",
     "seed",
     "n_seeds",
 )
@@ -269,6 +269,7 @@ def plan(
     n_train: int,
     n_val: int,
     device: str = "auto",
+    precision: str = "fp32",
     seed: int = 0,
     n_seeds: int = 1,
 ) -> Plan:
@@ -278,12 +279,14 @@ def plan(
     the built-in data's draw, the initial weights, the data order and the augmentation; the
     experiments of one seed share all four
     (their generators are built first from the seed, and every epoch's batches follow from
-    the seed and the epoch)."""
+    the seed and the epoch). ``precision`` is the runs' autocast, ``auto`` resolved here for
+    this machine (:func:`cg.runtime.report_precision`), so the run folders name what trains."""
     if dataset_name not in RUNS:
         raise UserError(f"unknown dataset {dataset_name!r}; choose one of {', '.join(RUNS)}")
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
         raise UserError(f"n_seeds={n_seeds!r}: give a whole number of training seeds >= 1")
     seeds = tuple(range(seed, seed + n_seeds))
+    precision = report_precision(precision, resolve_device(device))
     data_by_seed, jobs = [], []
     for s in seeds:
         data = dataset(
@@ -297,7 +300,8 @@ def plan(
         )
         data_by_seed.append(data)
         for name, extra in RUNS[dataset_name].items():
-            settings = dict(epochs=epochs, batch_size=batch_size, lr=lr, **extra)
+            settings = dict(epochs=epochs, batch_size=batch_size, lr=lr, precision=precision)
+            settings.update(extra)
             jobs.append(
                 job(
                     dataset_name,
@@ -320,6 +324,8 @@ def notebook_defaults(notebook: str | Path) -> dict[str, Any]:
     """The values a notebook's ``parameters`` cell assigns (what papermill leaves when a
     parameter is not given); paths among them (keys ending in ``_dir`` or ``_root``) made
     absolute against the notebook's folder, where it runs."""
+
+    import papermill as pm  # a second to import: only the report's process needs it
 
     notebook = Path(notebook)
     values: dict[str, Any] = {}
