@@ -190,11 +190,20 @@ def resize_bilinear_tf1(x: Tensor, size: int) -> Tensor:
 
     ylo, yhi, dy = axis(x.shape[2])
     xlo, xhi, dx = axis(x.shape[3])
-    top, bottom = x.index_select(2, ylo), x.index_select(2, yhi)
-    tl, tr = top.index_select(3, xlo), top.index_select(3, xhi)
-    bl, br = bottom.index_select(3, xlo), bottom.index_select(3, xhi)
-    upper = tl + (tr - tl) * dx
-    lower = bl + (br - bl) * dx
+
+    def along_width(t: Tensor) -> Tensor:
+        left, right = t.index_select(3, xlo), t.index_select(3, xhi)
+        return left + (right - left) * dx
+
+    # Each output pixel is the same sums and products of the same four source pixels either
+    # way; the order only decides how much is computed. Enlarging, every source row is
+    # interpolated along the width once (its output rows then share it); shrinking, only the
+    # rows the output reads are.
+    if x.shape[2] <= size:
+        rows = along_width(x)
+        upper, lower = rows.index_select(2, ylo), rows.index_select(2, yhi)
+    else:
+        upper, lower = along_width(x.index_select(2, ylo)), along_width(x.index_select(2, yhi))
     return upper + (lower - upper) * dy[:, None]
 
 
@@ -263,8 +272,18 @@ class InceptionFeatures(nn.Module):
         self.channels_last = False
 
     def use_channels_last(self) -> InceptionFeatures:
-        """Run the network in the channels-last memory layout from now on (faster on CPUs)."""
+        """Run the network in the channels-last memory layout from now on (faster on CPUs).
+
+        For the pool3 features on the CPU, the graph is also frozen for inference (its weights
+        become constants, :func:`torch.jit.freeze`, and :func:`torch.jit.optimize_for_inference`
+        prepacks them for oneDNN): the same operations, without reordering each convolution's
+        weights at every call."""
         self.network = self.network.to(memory_format=torch.channels_last)
+        on_cpu = all(p.device.type == "cpu" for p in self.network.parameters())
+        if self.num_features == 2048 and on_cpu:  # the 64-d features read the graph's layers
+            with warnings.catch_warnings():  # "deprecated, use torch.compile", which does not
+                warnings.simplefilter("ignore", FutureWarning)  # take a TorchScript graph
+                self.network = torch.jit.optimize_for_inference(torch.jit.freeze(self.network))
         self.channels_last = True
         return self
 
