@@ -28,6 +28,16 @@ def test_variance_left_is_small_for_a_copy_and_large_for_what_the_input_does_not
     assert copy < 0.2 < 0.8 < open_
 
 
+def test_variance_left_regresses_on_the_nearest_pixels_by_euclidean_distance():
+    train_in, train_out, val_in, val_out = (_textured(s, 4) for s in (4, 5, 6, 7))
+    fx, fy = M._pixels(train_in), M._targets(train_out)
+    qx, qy = M._pixels(val_in), M._targets(val_out)
+    nearest = torch.cdist(qx.double(), fx.double()).topk(M.NEIGHBOURS, largest=False).indices
+    error = (fy[nearest].mean(1) - qy).pow(2).mean()
+    expected = float(error / qy.var(0, unbiased=False).sum() * qy.shape[1])
+    assert abs(M.variance_left(train_in, train_out, val_in, val_out) - expected) < 1e-5 * expected
+
+
 def test_band_energy_moves_with_blur_and_noise_and_diversity_with_variety():
     faces = D.image_set("faces")[0]
     clean, blurred, noisy = (
