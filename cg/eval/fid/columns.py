@@ -78,9 +78,10 @@ class FidEvaluator:
     """FID of generated images against real sets whose statistics are computed once, under
     the legacy protocol (the ``fid_*_val`` history columns).
 
-    The network is loaded once; ``channels_last`` runs it in that memory layout (the features
-    then differ from the default layout's by about 1e-5, from the order of the sums; measured
-    on a 2-core AMD EPYC: 1.44x the rate). Real statistics are cached in memory and, with
+    The network is loaded once; ``channels_last`` runs it in that memory layout, rebuilt for
+    inference on the CPU (:meth:`InceptionFeatures.use_channels_last`; the features then differ
+    from the graph's by float rounding, about 1e-6 of their norm; docs/benchmarks.md has its
+    speed). Real statistics are cached in memory and, with
     ``cache_dir``, on disk as ``fid-<key>-<hash>.pt`` (atomic write) keyed by ``key`` and the
     weights' SHA-256;
     ``key`` must name the real image set exactly (dataset, split, domain, image size), as the
