@@ -107,12 +107,14 @@ def test_kid_equals_torchmetrics_unbiased_mmd_and_grows_with_a_shift():
 
 
 def test_kid_features_pass_each_image_set_through_the_network_once(monkeypatch):
-    calls = []
+    calls, autocast = [], []
 
     class Counting:  # stands in for the Inception network: one 2-d feature per image
         def features(self, batches):
             for x in batches:
                 calls.append(len(x))
+                on = torch.is_autocast_enabled("cpu")
+                autocast.append(torch.get_autocast_dtype("cpu") if on else None)
                 yield x.flatten(1)[:, :2].float()
 
     monkeypatch.setattr(kid, "_EVALUATOR", Counting())
@@ -124,7 +126,9 @@ def test_kid_features_pass_each_image_set_through_the_network_once(monkeypatch):
     kid.features(b)
     kid.features(c)  # a is forgotten: only the last two sets are kept
     kid.features(a)
-    assert calls == [3, 3, 3, 3]
+    assert calls == [3, 3, 3, 3] and autocast == [None] * 4
+    kid.features(a, bf16=True)  # features of another precision: another pass, under autocast
+    assert calls == [3, 3, 3, 3, 3] and autocast[-1] == torch.bfloat16
     with pytest.raises(ValueError):
         first[0, 0] = 1.0  # shared between callers: read-only
 

@@ -29,22 +29,25 @@ from cg.eval.fid.columns import FidEvaluator
 from cg.report.findings import stats as S
 
 
-def features(images: torch.Tensor) -> np.ndarray:
+def features(images: torch.Tensor, bf16: bool = False) -> np.ndarray:
     """Inception pool features of images in [-1, 1], (N, 2048) float64 (the network of
-    :class:`cg.eval.fid.columns.FidEvaluator`, loaded once, in the channels-last layout). The
-    features of the last :data:`REMEMBERED` image sets are kept by content: real validation
-    images that every seed of a block shares (a real dataset's; the built-in data is drawn
-    anew for each seed) pass through the network once."""
+    :class:`cg.eval.fid.columns.FidEvaluator`, loaded once, channels-last and rebuilt for
+    inference); ``bf16``: under bf16 autocast (the features then differ by about 2% of their
+    norm; docs/benchmarks.md). The features of the last :data:`REMEMBERED` image sets are kept
+    by content: real validation images that every seed of a block shares (a real dataset's;
+    the built-in data is drawn anew for each seed) pass through the network once."""
 
     global _EVALUATOR
     x = images.detach().cpu().contiguous()
-    key = (tuple(x.shape), str(x.dtype), hashlib.sha256(x.numpy().tobytes()).hexdigest())
+    digest = hashlib.sha256(x.numpy().tobytes()).hexdigest()
+    key = (tuple(x.shape), str(x.dtype), digest, bf16)
     if key in _REMEMBERED:
         _REMEMBERED.move_to_end(key)
         return _REMEMBERED[key]
     if _EVALUATOR is None:
         _EVALUATOR = FidEvaluator("cpu", channels_last=True)
-    out = torch.cat(list(_EVALUATOR.features([x]))).double().numpy()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        out = torch.cat([f.float() for f in _EVALUATOR.features([x])]).double().numpy()
     out.setflags(write=False)  # shared between callers
     _REMEMBERED[key] = out
     while len(_REMEMBERED) > REMEMBERED:
@@ -96,13 +99,17 @@ def kid(fake: np.ndarray, real: np.ndarray) -> float:
 
 
 def kid_estimate(
-    fake_b: torch.Tensor, real_b: torch.Tensor, fake_a: torch.Tensor, real_a: torch.Tensor
+    fake_b: torch.Tensor,
+    real_b: torch.Tensor,
+    fake_a: torch.Tensor,
+    real_a: torch.Tensor,
+    bf16: bool = False,
 ) -> tuple[S.Estimate, dict[str, float]]:
     """``(KID(fake_a, real_a) - KID(fake_b, real_b)) / KID(real_a, real_b)`` with its bootstrap
     interval, and the KIDs it is made of (``ab``: A -> B, ``ba``: B -> A, ``copy``: the
     untranslated inputs against the same targets). ``fake_b[i]`` is the translation of
     ``real_a[i]`` and ``fake_a[j]`` that of ``real_b[j]`` (the validation images of each
-    domain, in order).
+    domain, in order). ``bf16``: every set's features under bf16 autocast (:func:`features`).
 
     Each direction's KID over the KID of copying its input puts both directions on one scale:
     the share of the domain gap a direction leaves (a KID read on one domain's Inception
@@ -110,7 +117,7 @@ def kid_estimate(
     on each). KID is symmetric, so both directions share the one copy KID."""
     if len(fake_b) != len(real_a) or len(fake_a) != len(real_b):
         raise ValueError("each generated set must hold the translations of the other real set")
-    f_fb, f_rb, f_fa, f_ra = (features(x) for x in (fake_b, real_b, fake_a, real_a))
+    f_fb, f_rb, f_fa, f_ra = (features(x, bf16) for x in (fake_b, real_b, fake_a, real_a))
     k_rr_a, k_rr_b = _kernel(f_ra, f_ra), _kernel(f_rb, f_rb)
     k_ab = (_kernel(f_fb, f_fb), k_rr_b, _kernel(f_fb, f_rb))
     k_ba = (_kernel(f_fa, f_fa), k_rr_a, _kernel(f_fa, f_ra))

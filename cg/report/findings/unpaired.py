@@ -73,11 +73,13 @@ def simpson_to_human_blurry(run: Run) -> dict[str, Any]:
 
 def human_to_simpson_better(run: Run) -> dict[str, Any]:
     """R9.4: human -> Simpson works better: each direction's KID against its real target,
-    over the KID of copying the input (:func:`cg.report.findings.kid.kid_estimate`)."""
+    over the KID of copying the input (:func:`cg.report.findings.kid.kid_estimate`), on
+    Inception features in the precision the run trained in: bf16 for a bf16 run, else fp32
+    (docs/benchmarks.md: the rule and its verdict)."""
 
     fake_b, real_a, _ = (x[:KID_IMAGES] for x in outputs(run, "ab"))
     fake_a, real_b, _ = (x[:KID_IMAGES] for x in outputs(run, "ba"))
-    e, kids = kid_estimate(fake_b, real_b, fake_a, real_a)
+    e, kids = kid_estimate(fake_b, real_b, fake_a, real_a, bf16=run.config.precision == "bf16")
     return row(
         "R9.4-better",
         run.dataset,
