@@ -127,6 +127,11 @@ class TrainConfig:
         "R5: the per-epoch validation metrics (history.csv, the curves) on the first N "
         "validation images of each domain (0 = all of them)",
     )
+    train_subset: int = _opt(
+        0,
+        "R5: the per-epoch training-split metrics (history.csv, the curves) on the first N "
+        "images of the feedback subset (0 = all of it); --precise-bn uses the whole subset",
+    )
     precise_bn: bool = _opt(
         True,
         "before each epoch's evaluation and checkpoint, recompute the generators' BatchNorm "
@@ -217,7 +222,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     if not 0.0 <= cfg.cache_gib < float("inf"):
         raise UserError(f"cache_gib={cfg.cache_gib} must be a finite number >= 0")
     nonneg = ("max_train_images", "max_val_images", "num_workers", "lr_decay_epochs")
-    subsets = ("feedback_subset", "val_subset")
+    subsets = ("feedback_subset", "val_subset", "train_subset")
     for name in nonneg + ("pool_size", "checkpoint_every", *subsets, "fid_every"):
         if getattr(cfg, name) < 0:
             raise UserError(f"{name}={getattr(cfg, name)} must not be negative")

@@ -174,3 +174,26 @@ def test_val_subset_measures_the_curves_on_the_first_validation_images(synth, tm
         errors = pixel_error(translate_batch(g, a), b)
     assert history["pixel_error_ab_val"].iloc[0] == pytest.approx(float(errors[:2].mean()))
     assert float(errors[:2].mean()) != pytest.approx(float(errors.mean()))
+
+
+def test_train_subset_measures_the_training_curves_only(synth, tmp_path):
+    """``train_subset=N``: the training-split metrics read the first N images of the feedback
+    subset; the BatchNorm statistics still come from all of it, so the checkpoints, and every
+    validation metric, are those of a run measured on the whole subset."""
+    data = synth("edges2shoes", n_train=8, n_val=4)
+    runs = {}
+    for n in (0, 2):
+        cfg = make_config(
+            "edges2shoes", **TINY, data=str(data), epochs=1, device="cpu", seed=2, train_subset=n
+        )
+        runs[n] = train(cfg, tmp_path / f"run{n}", progress=False, quiet=True)
+    weights = [
+        torch.load(tmp_path / f"run{n}" / "checkpoints" / "last.pt", weights_only=True)["models"]
+        for n in (0, 2)
+    ]
+    for name, state in weights[0].items():
+        for key, value in state.items():
+            assert torch.equal(value, weights[1][name][key]), f"{name}.{key}"
+    full, part = runs[0].iloc[0], runs[2].iloc[0]
+    assert full["pixel_error_ab_val"] == part["pixel_error_ab_val"]
+    assert full["pixel_error_ab_train"] != pytest.approx(part["pixel_error_ab_train"])

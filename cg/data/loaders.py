@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from cg.config import TrainConfig, validate
 from cg.data.cache import GIB, TrainBatches, TrainSource, cache_source, hold_evaluation
@@ -110,12 +110,17 @@ class Pipeline:
             pin_memory=torch.cuda.is_available() and self.cfg.device != "cpu",
         )
 
-    def eval_batches(self, split: str, batch_size: int | None = None) -> Iterator[dict]:
+    def eval_batches(
+        self, split: str, batch_size: int | None = None, first: int = 0
+    ) -> Iterator[dict]:
         """``split``'s evaluation images in order, in batches of ``batch_size`` (default: at
         least :data:`EVAL_BATCH`; in eval mode an image's output does not depend on its batch,
-        and on a CPU small batches cost more per image)."""
+        and on a CPU small batches cost more per image); ``first``: only the first so many
+        of each domain (0: all)."""
         bs = batch_size or max(self.cfg.batch_size, EVAL_BATCH)
         for ds in self.evaluation[split]:
+            if first:
+                ds = Subset(ds, range(min(first, len(ds))))  # type: ignore[arg-type]
             yield from DataLoader(ds, batch_size=bs, shuffle=False, num_workers=0)
 
     def val_files(self, domain: str) -> list[str]:

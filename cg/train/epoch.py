@@ -142,10 +142,11 @@ def _epoch_row(
     row.update(epoch=epoch, lr=lr, **losses)
     facts = DATASETS.get(cfg.preset)
     labels = (facts.structure, facts.palette) if facts and facts.palette else None
-    for split in ("val", "train"):
+    for split in ("val", "train"):  # the val subset is the pipeline's; train's is the curves'
+        first = cfg.train_subset if split == "train" else 0
         row.update(
             evaluate(
-                pipeline.eval_batches(split),
+                pipeline.eval_batches(split, first=first),
                 g_ab=m.g_ab,
                 g_ba=m.g_ba,
                 d_a=m.d_a,
