@@ -263,7 +263,10 @@ def test_unpaired_checks(fake_outputs, monkeypatch):
     blur = unpaired.simpson_to_human_blurry(run)
     assert blur["low"] > 0.9 and "blotches may hide a blur" in blur["numbers"]
 
-    def features(images):  # a stand-in for the Inception network: pixel statistics
+    precisions = []
+
+    def features(images, bf16=False):  # a stand-in for the Inception network: pixel statistics
+        precisions.append(bf16)
         x = images.flatten(1)
         return torch.stack([x.mean(1), x.std(1), x.abs().mean(1)], 1).double().numpy()
 
@@ -276,6 +279,10 @@ def test_unpaired_checks(fake_outputs, monkeypatch):
     kids = row["_facts"]
     want = (kids["Simpson -> human"][0] - kids["human -> Simpson"][0]) / kids["copy"][0]
     assert row["value"] == pytest.approx(want)  # each KID over copying the input's
+    assert precisions == [False] * 4  # an fp32 run's KID reads fp32 features ...
+    bf16_run = dataclasses.replace(run, config=dataclasses.replace(run.config, precision="bf16"))
+    unpaired.human_to_simpson_better(bf16_run)
+    assert precisions[4:] == [True] * 4  # ... a bf16 run's, bf16 features
 
 
 # --- real tiny runs ---------------------------------------------------------------------------
