@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,8 @@ def by_seed(rows: Sequence[Mapping[str, Any]], *, title: str = "") -> Figure:
         ax.set_title(f"{row['id']}: {row['verdict']}", fontsize="small")
         ax.set_xticks(range(len(values)))
         ax.set_xlabel("seed (in the block)", fontsize="small")
-        ax.set_ylabel(str(row["statistic"]), fontsize="x-small")
+        # wrapped: a long statistic's name would run past the panel into the title
+        ax.set_ylabel(textwrap.fill(str(row["statistic"]), 32), fontsize="x-small")
         ax.grid(True, alpha=0.3)
     if title:
         fig.suptitle(title)
