@@ -52,6 +52,15 @@ def _pool(pool: torch.jit.ScriptModule) -> nn.Module:
     return nn.MaxPool2d(k, stride, pad, pool.dilation, ceil_mode=pool.ceil_mode)
 
 
+#: The blocks whose branches all read the block's input: the branches, in their torch.cat's order.
+_BRANCHES = {
+    "InceptionA": ("conv", "tower", "tower_1", "tower_2"),
+    "InceptionB": ("conv", "tower", "pool"),
+    "InceptionC": ("conv", "tower", "tower_1", "tower_2"),
+    "InceptionD": ("tower", "tower_1", "pool"),
+}
+
+
 def _eager(m: torch.jit.ScriptModule) -> nn.Module:
     kind = m.original_name
     if kind == "Conv2dLayer":
@@ -62,14 +71,8 @@ def _eager(m: torch.jit.ScriptModule) -> nn.Module:
         return nn.Sequential(*(_eager(c) for _, c in m.named_children()))
     if kind in ("WrapNet", "InceptionV3"):
         return _eager(m.net if kind == "WrapNet" else m.layers)
-    branches = {  # the order of each block's torch.cat
-        "InceptionA": ("conv", "tower", "tower_1", "tower_2"),
-        "InceptionB": ("conv", "tower", "pool"),
-        "InceptionC": ("conv", "tower", "tower_1", "tower_2"),
-        "InceptionD": ("tower", "tower_1", "pool"),
-    }
-    if kind in branches:
-        return _Concat(*(_eager(getattr(m, b)) for b in branches[kind]))
+    if kind in _BRANCHES:
+        return _Concat(*(_eager(getattr(m, b)) for b in _BRANCHES[kind]))
     if kind == "InceptionE":  # two towers end in a pair of convolutions on one input
         e = {name: _eager(c) for name, c in m.named_children()}
         return _Concat(
