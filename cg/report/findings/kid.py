@@ -47,7 +47,7 @@ def features(images: torch.Tensor, bf16: bool = False) -> np.ndarray:
     if _EVALUATOR is None:
         _EVALUATOR = FidEvaluator("cpu", channels_last=True)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        out = torch.cat([f.float() for f in _EVALUATOR.features([x])]).double().numpy()
+        out = torch.cat(list(_EVALUATOR.features([x]))).double().numpy()
     out.setflags(write=False)  # shared between callers
     _REMEMBERED[key] = out
     while len(_REMEMBERED) > REMEMBERED:
