@@ -3,10 +3,13 @@ status 130 or 143, no process of it survives, and the next report finishes from 
 
 The moments are drawn around the stages of an uninterrupted report measured first (its start
 to the grid's first line: imports and the data's synthesis; the grid; the notebook; the page),
-each delay below that stage's measured length and counted from the line that opens the stage,
+each delay below that stage's measured length and counted from the line that opens the stage
+(the start's from the moment the command's handlers are in: before it, in the interpreter's own
+start-up, a signal has its default action),
 so every stage gets signals (the notebook and the page with the survey's, the quickest).
-A report that ended before its delay was up is not signalled
-(nor counted): the attempt is made again with half the delay.
+A report that ended before its delay was up, or had begun to exit
+(its status already set), is not signalled (nor counted): the attempt is made again with half
+the delay.
 """
 
 from __future__ import annotations
@@ -79,9 +82,9 @@ class Report:
         return next((t for t, text in self.lines if text.startswith(line)), None)
 
     def wait_for(self, line: str | None, delay: float) -> bool:
-        """Wait for ``line`` (None: the start), then ``delay`` seconds; False when the report
-        ended first."""
-        while line is not None and self.opened(line) is None:
+        """Wait for ``line`` (None: the command's handlers), then ``delay`` seconds; False
+        when the report ended first."""
+        while not (_handling(self.proc.pid) if line is None else self.opened(line) is not None):
             if self.proc.poll() is not None:
                 return False
             self.note_children()
@@ -95,11 +98,51 @@ class Report:
         self.note_children()
         return self.proc.poll() is None
 
+    def send(self, sig: int) -> bool:
+        """Send ``sig`` (SIGINT to the whole process group, as a terminal's Ctrl-C; SIGTERM to
+        the process, as ``kill PID``) unless the process has already begun to exit: then its
+        status is already set, and False says the report ended first. (``Popen.send_signal``
+        would skip an ended process silently, and a signal to a process inside the kernel's
+        exit is lost: either would read as a report that ignored it.)"""
+        if self.proc.poll() is not None or _exiting(self.proc.pid):
+            return False
+        if sig == signal.SIGINT:
+            os.killpg(self.proc.pid, sig)
+        else:
+            os.kill(self.proc.pid, sig)
+        return True
+
     def finish(self, timeout: float = 300) -> tuple[int, str]:
         err = self.proc.stderr.read()  # stdout is the reader's
         self.proc.wait(timeout=timeout)
         self.reader.join(timeout=10)
         return self.proc.returncode, err
+
+
+#: The kernel's flag of a process inside its exit (``PF_EXITING``, include/linux/sched.h).
+PF_EXITING = 0x4
+
+
+def _exiting(pid: int) -> bool:
+    """Whether process ``pid`` has begun to exit: a zombie, or its flags (the 9th field of
+    /proc/PID/stat) have ``PF_EXITING``; True if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    fields = stat[stat.rindex(")") + 2 :].split()  # after the command's name, from the state
+    return fields[0] in "ZXx" or bool(int(fields[6]) & PF_EXITING)
+
+
+def _handling(pid: int) -> bool:
+    """Whether process ``pid`` catches SIGTERM (its ``SigCgt`` mask in /proc/PID/status): the
+    command's handlers are in (:func:`cg.errors.install` sets SIGINT's, then SIGTERM's)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
 
 
 def _survivors(report: Report) -> list[str]:
@@ -156,18 +199,16 @@ def test_signals_at_random_moments_end_the_report_cleanly_and_it_resumes(tmp_pat
         opens = OPENS[stage].format(NOTEBOOK[stage]) if stage in OPENS else None
         for _ in range(4):
             report = Report(_cmd(tmp_path, runs, data_seed, NOTEBOOK[stage]))
-            if report.wait_for(opens, delay):
+            if report.wait_for(opens, delay) and report.send(sig):
+                at = time.monotonic() - report.started
                 break
-            report.finish()  # it ended first: not signalled, again with half the delay
-            log.append(f"  {stage} {delay:.2f} s: the report ended first")
+            rc, _ = report.finish()  # it ended first: not signalled, again with half the delay
+            log.append(f"  {stage} {delay:.2f} s: the report ended first (status {rc})")
+            if rc != 0:
+                fail(f"{stage}: the report failed unsignalled ({rc})")
             delay /= 2
         else:
             continue
-        if sig == signal.SIGINT:
-            os.killpg(report.proc.pid, sig)  # a terminal's Ctrl-C: the whole process group
-        else:
-            report.proc.send_signal(sig)  # `kill PID`
-        at = time.monotonic() - report.started
         rc, err = report.finish()
         name = signal.Signals(sig).name
         log.append(f"{name} in {stage} +{delay:.2f} s (at {at:.1f} s): status {rc}")
