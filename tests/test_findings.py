@@ -96,6 +96,21 @@ def test_detail_is_zero_for_flat_images_and_two_for_a_checkerboard():
     assert scores.detail(blurred) < scores.detail(board)
 
 
+def test_findings_translate_channels_last_and_give_the_generator_back_as_it_was():
+    from cg.models import build_generator
+    from cg.translate import translate_batch
+
+    cfg = make_config(image_size=32, base_channels=8)
+    generator = build_generator(cfg).eval()
+    x = torch.rand(40, 3, 32, 32) * 2 - 1  # two batches of the findings' 32
+    with torch.inference_mode():
+        expected = translate_batch(generator, x)
+    got = scores._translate(generator, x)
+    assert got.is_contiguous() and torch.allclose(got, expected, atol=1e-5)
+    weights = [p for p in generator.parameters() if p.dim() == 4]
+    assert weights and all(p.is_contiguous() for p in weights)
+
+
 def test_kid_equals_torchmetrics_unbiased_mmd_and_grows_with_a_shift():
     from torchmetrics.image.kid import poly_mmd
 
