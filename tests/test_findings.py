@@ -349,6 +349,29 @@ def test_findings_on_real_runs(tiny_runs, tmp_path):
         assert h[col].between(0, 1).all(), col
 
 
+def test_a_checkpoint_is_read_once_for_its_two_directions(tiny_runs, monkeypatch):
+    import os
+
+    from cg.translate import load_generator, translate_batch
+
+    run = tiny_runs["noadv"]
+    reads: list[Path] = []
+    real = scores.load_checkpoint
+    monkeypatch.setattr(scores, "load_checkpoint", lambda path: reads.append(path) or real(path))
+    monkeypatch.setattr(scores, "_CACHE", {})
+    monkeypatch.setattr(scores, "_NETWORKS", {})
+    for direction in ("ab", "ba"):
+        fake, x, _ = scores.outputs(run, direction)
+        generator, _ = load_generator(run.checkpoint, direction)
+        assert torch.allclose(fake, translate_batch(generator, x), atol=1e-5), direction
+    assert reads == [Path(run.checkpoint)]
+    stat = os.stat(run.checkpoint)  # the file written again: read again
+    os.utime(run.checkpoint, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    scores.outputs(run, "ab")
+    os.utime(run.checkpoint, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert len(reads) == 2
+
+
 def test_kid_resamples_compare_only_different_sources():
     rng = np.random.default_rng(1)
     f, r = rng.normal(0, 1, (20, 8)), rng.normal(0.2, 1, (24, 8))
