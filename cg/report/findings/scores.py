@@ -70,9 +70,9 @@ _NETWORKS: dict[tuple[str, float], dict[str, Any]] = {}
 def _networks(checkpoint: Path) -> dict[str, Any]:
     """The config and networks of ``checkpoint``, read once for its two directions (they are
     asked for one after the other): the last checkpoint read is kept, without its optimizer
-    and random states. Reading one of the default profile's edges2shoes runs takes about 51 ms (on a
-    2-core Intel Xeon), mostly in ``weights_only`` unpickling; R9.3-overfit reads every
-    epoch's of every seed."""
+    and random states. Reading one of the default profile's edges2shoes runs takes about
+    51 ms (on a 2-core Intel Xeon), mostly in ``weights_only`` unpickling; R9.3-overfit reads
+    every epoch's of every seed."""
 
     key = (str(checkpoint), checkpoint.stat().st_mtime)
     if key not in _NETWORKS:
